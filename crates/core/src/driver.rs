@@ -1,0 +1,224 @@
+//! The one crawl loop every backend runs: keep exactly `concurrency` fetches outstanding, feed
+//! finished pages' links to the [`Frontier`], collect outcomes.
+//!
+//! It is an `async fn` generic over a *dispatch* closure that starts one URL's fetch somewhere —
+//! a task on a tokio or smol executor, a thread of a pool, a worker process — and returns a future
+//! of its outcome. The loop itself never does IO and needs no particular executor: async backends
+//! `block_on` it inside their runtime, the thread pool drives it with `futures-executor`.
+//! Bounding concurrency here, and only here, is what makes "at most C in flight" mean the same
+//! for every model.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex, mpsc},
+    thread,
+};
+
+use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
+use url::Url;
+
+use crate::{
+    BackendError, BackendInfo, BlockingHttp, CrawlJob, ErrorKind, FetchOutcome, Frontier, Outcome,
+    fetch::fetch_blocking,
+};
+
+/// What the crawl loop returns to the backend.
+#[derive(Debug, Default)]
+pub struct Driven {
+    /// One outcome per URL attempted, in completion order.
+    pub outcomes: Vec<FetchOutcome>,
+    /// The most fetches that were outstanding at once.
+    pub peak_in_flight: usize,
+}
+
+/// Runs `job`, starting each URL with `dispatch` and keeping at most `job.concurrency()` of them
+/// outstanding (and exactly that many whenever the frontier has enough URLs queued).
+pub async fn drive<F, Fut>(job: &CrawlJob, mut dispatch: F) -> Driven
+where
+    F: FnMut(Url) -> Fut,
+    Fut: Future<Output = FetchOutcome>,
+{
+    let mut frontier = Frontier::new(job);
+    let mut in_flight = FuturesUnordered::new();
+    let mut driven = Driven {
+        outcomes: Vec::with_capacity(job.max_urls()),
+        peak_in_flight: 0,
+    };
+    loop {
+        while in_flight.len() < job.concurrency() {
+            let Some(url) = frontier.next_url() else {
+                break;
+            };
+            in_flight.push(dispatch(url));
+        }
+        driven.peak_in_flight = driven.peak_in_flight.max(in_flight.len());
+        let Some(outcome) = in_flight.next().await else {
+            break;
+        };
+        frontier.offer(&outcome.links);
+        job.progress().add_one();
+        driven.outcomes.push(outcome);
+    }
+    driven
+}
+
+/// The outcome recorded when the machinery running a fetch lost it (a panicked task or thread,
+/// a dead worker that could not be replaced): an error, never a hang or a missing URL.
+pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
+    FetchOutcome {
+        final_url: url.clone(),
+        url,
+        outcome: Outcome::Error(ErrorKind::Other),
+        error_detail: Some(why.to_owned()),
+        attempts: 0,
+        bytes: 0,
+        digest: None,
+        links: Vec::new(),
+        latency_us: 0,
+    }
+}
+
+type PoolTask = (Url, futures_channel::oneshot::Sender<FetchOutcome>);
+
+/// Runs `job` on a fixed pool of `threads` OS threads, each performing blocking fetches with
+/// `client`, one at a time.
+///
+/// Shared by every thread-per-request backend so they differ only in the client. Threads get a
+/// 512 KiB stack (enough for the clients and the tokenizer, small enough for 10,000 threads);
+/// when the OS refuses a thread the job fails with the count that could be started instead of
+/// silently running at lower concurrency.
+pub fn run_on_thread_pool<C: BlockingHttp + 'static>(
+    info: &BackendInfo,
+    job: &CrawlJob,
+    threads: usize,
+    client: Arc<C>,
+) -> Result<Driven, BackendError> {
+    let (task_tx, task_rx) = mpsc::channel::<PoolTask>();
+    let task_rx = Arc::new(Mutex::new(task_rx));
+    let job_for_threads = Arc::new(job.clone());
+    let mut handles = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let task_rx = Arc::clone(&task_rx);
+        let client = Arc::clone(&client);
+        let job = Arc::clone(&job_for_threads);
+        let spawned = thread::Builder::new()
+            .name(format!("fetch-{i}"))
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                loop {
+                    // Hold the lock only to take one task.
+                    let task = task_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((url, reply))) = task else { return };
+                    let _ = reply.send(fetch_blocking(&*client, &job, url));
+                }
+            });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                drop(task_tx);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(info.setup_error(format!(
+                    "the OS refused thread {} of {threads} ({e}); \
+                     lower --concurrency or raise the thread limit",
+                    i + 1
+                )));
+            }
+        }
+    }
+    let driven = futures_executor::block_on(drive(job, |url| {
+        let (reply_tx, reply_rx) = futures_channel::oneshot::channel();
+        let sent = task_tx.send((url.clone(), reply_tx));
+        reply_rx.map(move |r| match (sent, r) {
+            (Ok(()), Ok(outcome)) => outcome,
+            _ => lost_outcome(url, "the fetch thread died (panicked) before reporting"),
+        })
+    }));
+    drop(task_tx);
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(driven)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::atomic::{AtomicUsize, Ordering},
+        time::Duration,
+    };
+
+    use super::*;
+    use crate::{FetchError, RawResponse};
+
+    /// A fake client: a tiny site where every page links to the next two, and a gauge of how
+    /// many calls run at once.
+    struct FakeSite {
+        now: AtomicUsize,
+        peak: AtomicUsize,
+    }
+    impl BlockingHttp for FakeSite {
+        fn get(&self, url: &Url) -> Result<RawResponse, FetchError> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(n, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(20));
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            let i: usize = url
+                .path()
+                .trim_start_matches("/s/")
+                .trim_end_matches(".html")
+                .parse()
+                .unwrap();
+            let body = format!(
+                "<a href='{}.html'>a</a><a href='{}.html'>b</a>",
+                2 * i + 1,
+                2 * i + 2
+            );
+            Ok(RawResponse {
+                status: 200,
+                content_type: Some("text/html".into()),
+                body: body.into_bytes(),
+                ..Default::default()
+            })
+        }
+    }
+
+    fn info() -> BackendInfo {
+        BackendInfo {
+            name: "test".into(),
+            runtime: "std".into(),
+            client: "fake".into(),
+            model: crate::ConcurrencyModel::Threads,
+            threads: "4".into(),
+            status: crate::UpstreamStatus::Maintained,
+            max_concurrency: None,
+        }
+    }
+
+    #[test]
+    fn pool_crawls_within_limits() {
+        let seed = Url::parse("http://127.0.0.1:1/s/0.html").unwrap();
+        let job = CrawlJob::crawl(vec![seed], 40)
+            .concurrency(4)
+            .build()
+            .unwrap();
+        let site = Arc::new(FakeSite {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
+        let driven = run_on_thread_pool(&info(), &job, 4, Arc::clone(&site)).unwrap();
+        assert_eq!(driven.outcomes.len(), 40);
+        assert_eq!(driven.peak_in_flight, 4);
+        assert_eq!(site.peak.load(Ordering::SeqCst), 4);
+        assert_eq!(job.progress().done(), 40);
+        let mut urls: Vec<_> = driven
+            .outcomes
+            .iter()
+            .map(|o| o.url.path().to_owned())
+            .collect();
+        urls.sort();
+        urls.dedup();
+        assert_eq!(urls.len(), 40);
+    }
+}

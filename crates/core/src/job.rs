@@ -1,0 +1,461 @@
+//! The workload: what to fetch and under which limits.
+//!
+//! A [`CrawlJob`] is validated once, when it is built, so that every backend can trust it: a bad
+//! value is refused with an error that names the field, the value and what is accepted, instead
+//! of turning into a hang or a silent cap deep inside a runtime.
+
+use std::{
+    collections::HashSet,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// What a run fetches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// A fixed list of independent GETs (the seed experiment). No links are followed.
+    List {
+        /// The URLs, each fetched exactly once.
+        urls: Vec<Url>,
+    },
+    /// A link-following crawl from `seeds`, staying on the seeds' host and under their directory
+    /// (like `wget --no-parent`), stopping once `max_pages` URLs have been attempted.
+    Crawl {
+        /// Where the crawl starts; they also define the scope.
+        seeds: Vec<Url>,
+        /// The most URLs the crawl attempts (successes and failures alike).
+        max_pages: usize,
+    },
+}
+
+/// A counter of finished URLs that a caller can watch while a backend runs (for a progress bar).
+///
+/// It is shared, not part of the job's identity: cloning a job shares its counter.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// URLs finished so far.
+    pub fn done(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    /// Marks one more URL finished.
+    pub fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A validated workload plus the limits every backend must honour.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CrawlJob {
+    workload: Workload,
+    concurrency: usize,
+    #[serde(with = "duration_ms")]
+    timeout: Duration,
+    retries: u32,
+    max_redirects: u32,
+    max_body_bytes: u64,
+    user_agent: String,
+    allow_non_loopback: bool,
+    #[serde(skip)]
+    progress: Progress,
+}
+
+/// Why a job was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobError {
+    /// A numeric or textual limit is out of range.
+    #[error("invalid {field}: {value} (accepted: {accepted})")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        accepted: &'static str,
+    },
+    /// A URL cannot be fetched by this tool.
+    #[error("invalid URL {url}: {reason}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Builds a [`CrawlJob`]; [`CrawlJobBuilder::build`] validates it.
+#[derive(Clone, Debug)]
+pub struct CrawlJobBuilder {
+    workload: Workload,
+    concurrency: usize,
+    timeout: Duration,
+    retries: u32,
+    max_redirects: u32,
+    max_body_bytes: u64,
+    user_agent: String,
+    allow_non_loopback: bool,
+}
+
+/// The largest accepted in-flight limit. Far past C10K, still a number a machine can hold
+/// (each request needs a socket on each side of the connection).
+pub const MAX_CONCURRENCY: usize = 1_000_000;
+
+impl CrawlJob {
+    /// A job that fetches each of `urls` once.
+    pub fn list(urls: Vec<Url>) -> CrawlJobBuilder {
+        CrawlJobBuilder::new(Workload::List { urls })
+    }
+
+    /// A job that crawls from `seeds`, attempting at most `max_pages` URLs.
+    pub fn crawl(seeds: Vec<Url>, max_pages: usize) -> CrawlJobBuilder {
+        CrawlJobBuilder::new(Workload::Crawl { seeds, max_pages })
+    }
+
+    /// What to fetch.
+    pub fn workload(&self) -> &Workload {
+        &self.workload
+    }
+    /// The most requests in flight at any moment; backends must reach it and never exceed it.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+    /// Limit on one attempt (connect, headers and body).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    /// Extra attempts after a retryable failure.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+    /// Redirects followed per URL before giving up.
+    pub fn max_redirects(&self) -> u32 {
+        self.max_redirects
+    }
+    /// Largest body accepted; a larger one is the outcome `body_too_large`.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+    /// The User-Agent header every request sends.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+    /// The shared counter of finished URLs.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    /// The number of URLs the job will attempt at most (list length or `max_pages`).
+    pub fn max_urls(&self) -> usize {
+        match &self.workload {
+            Workload::List { urls } => urls.len(),
+            Workload::Crawl { max_pages, .. } => *max_pages,
+        }
+    }
+    /// The URLs the job starts from.
+    pub fn start_urls(&self) -> &[Url] {
+        match &self.workload {
+            Workload::List { urls } => urls,
+            Workload::Crawl { seeds, .. } => seeds,
+        }
+    }
+    /// Re-checks a job that came from outside (e.g. deserialized by a worker process).
+    pub fn validate(&self) -> Result<(), JobError> {
+        CrawlJobBuilder {
+            workload: self.workload.clone(),
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            retries: self.retries,
+            max_redirects: self.max_redirects,
+            max_body_bytes: self.max_body_bytes,
+            user_agent: self.user_agent.clone(),
+            allow_non_loopback: self.allow_non_loopback,
+        }
+        .build()
+        .map(drop)
+    }
+}
+
+impl CrawlJobBuilder {
+    fn new(workload: Workload) -> Self {
+        Self {
+            workload,
+            concurrency: 64,
+            timeout: Duration::from_secs(10),
+            retries: 1,
+            max_redirects: 5,
+            max_body_bytes: 1 << 20,
+            user_agent: concat!("crawlbench/", env!("CARGO_PKG_VERSION")).to_owned(),
+            allow_non_loopback: false,
+        }
+    }
+    /// Most requests in flight (1 ..= [`MAX_CONCURRENCY`]). Default 64.
+    pub fn concurrency(mut self, c: usize) -> Self {
+        self.concurrency = c;
+        self
+    }
+    /// Limit on one attempt (1 ms ..= 1 hour). Default 10 s.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+    /// Extra attempts after a retryable failure (0 ..= 10). Default 1.
+    pub fn retries(mut self, r: u32) -> Self {
+        self.retries = r;
+        self
+    }
+    /// Redirects followed per URL (0 ..= 20). Default 5.
+    pub fn max_redirects(mut self, r: u32) -> Self {
+        self.max_redirects = r;
+        self
+    }
+    /// Largest accepted body (1 byte ..= 1 GiB). Default 1 MiB.
+    pub fn max_body_bytes(mut self, b: u64) -> Self {
+        self.max_body_bytes = b;
+        self
+    }
+    /// The User-Agent header (visible ASCII and spaces, not empty).
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+    /// Allows URLs whose host is not a loopback address. Off by default: a benchmark must never
+    /// send traffic anywhere a user did not explicitly ask for.
+    pub fn allow_non_loopback(mut self, allow: bool) -> Self {
+        self.allow_non_loopback = allow;
+        self
+    }
+
+    /// Validates every field and returns the job.
+    pub fn build(self) -> Result<CrawlJob, JobError> {
+        fn invalid(
+            field: &'static str,
+            value: impl fmt::Display,
+            accepted: &'static str,
+        ) -> JobError {
+            JobError::Invalid {
+                field,
+                value: value.to_string(),
+                accepted,
+            }
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(invalid("concurrency", self.concurrency, "1 to 1000000"));
+        }
+        if self.timeout < Duration::from_millis(1) || self.timeout > Duration::from_secs(3600) {
+            return Err(invalid(
+                "timeout",
+                format!("{:?}", self.timeout),
+                "1ms to 1h",
+            ));
+        }
+        if self.retries > 10 {
+            return Err(invalid("retries", self.retries, "0 to 10"));
+        }
+        if self.max_redirects > 20 {
+            return Err(invalid("max_redirects", self.max_redirects, "0 to 20"));
+        }
+        if !(1..=1 << 30).contains(&self.max_body_bytes) {
+            return Err(invalid(
+                "max_body_bytes",
+                self.max_body_bytes,
+                "1 to 1073741824 bytes",
+            ));
+        }
+        if self.user_agent.is_empty() || !self.user_agent.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            return Err(invalid(
+                "user_agent",
+                format!("{:?}", self.user_agent),
+                "non-empty printable ASCII",
+            ));
+        }
+        let urls = match &self.workload {
+            Workload::List { urls } => {
+                if urls.is_empty() {
+                    return Err(invalid("urls", "an empty list", "at least one URL"));
+                }
+                let mut seen = HashSet::with_capacity(urls.len());
+                for u in urls {
+                    if !seen.insert(u.as_str()) {
+                        return Err(JobError::Url {
+                            url: u.to_string(),
+                            reason: "listed twice; a list job fetches each URL exactly once".into(),
+                        });
+                    }
+                }
+                urls
+            }
+            Workload::Crawl { seeds, max_pages } => {
+                if seeds.is_empty() {
+                    return Err(invalid("seeds", "none", "at least one seed URL"));
+                }
+                if *max_pages == 0 {
+                    return Err(invalid("max_pages", 0, "1 or more"));
+                }
+                seeds
+            }
+        };
+        for u in urls {
+            check_url(u, self.allow_non_loopback)?;
+        }
+        Ok(CrawlJob {
+            workload: self.workload,
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            retries: self.retries,
+            max_redirects: self.max_redirects,
+            max_body_bytes: self.max_body_bytes,
+            user_agent: self.user_agent,
+            allow_non_loopback: self.allow_non_loopback,
+            progress: Progress::default(),
+        })
+    }
+}
+
+/// True when `url` points at this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+fn check_url(url: &Url, allow_non_loopback: bool) -> Result<(), JobError> {
+    let err = |reason: &str| JobError::Url {
+        url: url.to_string(),
+        reason: reason.to_owned(),
+    };
+    if url.scheme() != "http" {
+        return Err(err(
+            "only http:// URLs are accepted (crawlbench measures plain HTTP/1.1)",
+        ));
+    }
+    if url.host().is_none() {
+        return Err(err("it has no host"));
+    }
+    if !allow_non_loopback && !is_loopback(url) {
+        return Err(err(
+            "its host is not a loopback address (127.0.0.0/8, [::1] or localhost); \
+             pass --allow-non-loopback to crawl elsewhere on purpose",
+        ));
+    }
+    Ok(())
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn defaults_build() {
+        let job = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .build()
+            .unwrap();
+        assert_eq!(job.concurrency(), 64);
+        assert_eq!(job.max_urls(), 1);
+    }
+
+    #[test]
+    fn bad_values_name_field_and_range() {
+        let e = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .concurrency(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid concurrency: 0 (accepted: 1 to 1000000)"
+        );
+        let e = CrawlJob::crawl(vec![u("http://127.0.0.1:1/a")], 0)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("max_pages"), "{e}");
+        let e = CrawlJob::list(vec![]).build().unwrap_err();
+        assert!(e.to_string().contains("at least one URL"), "{e}");
+        let e = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .retries(11)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("0 to 10"), "{e}");
+        let e = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn only_loopback_http_by_default() {
+        let e = CrawlJob::list(vec![u("http://10.0.0.1/a")])
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("not a loopback"), "{e}");
+        let e = CrawlJob::list(vec![u("https://127.0.0.1/a")])
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("only http://"), "{e}");
+        assert!(
+            CrawlJob::list(vec![u("http://localhost:8/a")])
+                .build()
+                .is_ok()
+        );
+        assert!(
+            CrawlJob::list(vec![u("http://127.9.9.9:8/a")])
+                .build()
+                .is_ok()
+        );
+        assert!(CrawlJob::list(vec![u("http://[::1]:8/a")]).build().is_ok());
+        assert!(
+            CrawlJob::list(vec![u("http://10.0.0.1/a")])
+                .allow_non_loopback(true)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn duplicate_list_urls_are_refused() {
+        let e = CrawlJob::list(vec![u("http://127.0.0.1:1/a"), u("http://127.0.0.1:1/a")])
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
+    }
+
+    #[test]
+    fn serde_round_trip_revalidates() {
+        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/")], 10)
+            .build()
+            .unwrap();
+        let back: CrawlJob = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        back.validate().unwrap();
+        assert_eq!(back.workload(), job.workload());
+        assert_eq!(back.timeout(), job.timeout());
+    }
+}

@@ -1,0 +1,352 @@
+//! Verification: did a run fetch the right pages and get the right answers?
+//!
+//! The origin states a [`GroundTruth`] — for every URL it serves, what a correct client reports.
+//! A fast run that fetched the wrong set of pages is wrong, so every run is checked:
+//! - a list: exactly the listed URLs, each once;
+//! - a crawl that can reach everything: exactly the reachable set;
+//! - a crawl stopped by `max_pages` below the reachable set: *which* pages it reaches depends on
+//!   timing, so instead of set equality it checks the count, that every page was reachable from
+//!   pages the run itself fetched, and every page's result. Never flaky, still strict.
+//!
+//! Each URL's status or error kind, final URL, attempts, body digest and links must match.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{CrawlJob, ErrorKind, FetchOutcome, Frontier, Outcome, Scope, Workload};
+
+/// What a correct client reports for one URL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Expected {
+    /// Status or error kind.
+    pub outcome: Outcome,
+    /// Where the last attempt goes.
+    pub final_url: Url,
+    /// Attempts, with retries and redirect hops.
+    pub attempts: u32,
+    /// Digest of the final body, if one is received.
+    pub digest: Option<u64>,
+    /// Links in the body.
+    pub links: Vec<Url>,
+    /// When the origin's delay for this URL is close to the job's timeout, a timeout is an
+    /// acceptable outcome too (the race is real; flagging it would make verification flaky).
+    pub timeout_acceptable: bool,
+}
+
+/// Expected results for every URL an origin serves.
+#[derive(Clone, Debug, Default)]
+pub struct GroundTruth {
+    expected: HashMap<Url, Expected>,
+}
+
+/// The verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// True when nothing differed.
+    pub verified: bool,
+    /// How the set of URLs was checked: `list`, `crawl: reachable set` or `crawl: max_pages`.
+    pub mode: String,
+    /// URLs the run should have attempted (for `max_pages`: the cap).
+    pub expected_urls: usize,
+    /// URLs it attempted.
+    pub reported_urls: usize,
+    /// The first differences, in words.
+    pub differences: Vec<String>,
+    /// How many differences there were in all.
+    pub total_differences: usize,
+}
+
+const SHOWN_DIFFERENCES: usize = 20;
+
+impl GroundTruth {
+    /// An empty truth; add URLs with [`GroundTruth::insert`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// States what fetching `url` must give.
+    pub fn insert(&mut self, url: Url, expected: Expected) {
+        self.expected.insert(url, expected);
+    }
+    /// What fetching `url` must give, if the origin serves it.
+    pub fn get(&self, url: &Url) -> Option<&Expected> {
+        self.expected.get(url)
+    }
+    /// Number of URLs known.
+    pub fn len(&self) -> usize {
+        self.expected.len()
+    }
+    /// True when no URL is known.
+    pub fn is_empty(&self) -> bool {
+        self.expected.is_empty()
+    }
+
+    /// The URLs a complete crawl of `job` reaches (ignoring `max_pages`).
+    pub fn reachable(&self, job: &CrawlJob) -> HashSet<Url> {
+        let mut frontier = Frontier::unbounded(job);
+        let mut reached = HashSet::new();
+        while let Some(url) = frontier.next_url() {
+            if let Some(e) = self.expected.get(&url) {
+                frontier.offer(&e.links);
+            }
+            reached.insert(url);
+        }
+        reached
+    }
+
+    /// Checks a run's outcomes against this truth.
+    pub fn verify(&self, job: &CrawlJob, outcomes: &[FetchOutcome]) -> Verification {
+        let mut diffs = Vec::new();
+        let mut reported: HashMap<&Url, &FetchOutcome> = HashMap::with_capacity(outcomes.len());
+        for o in outcomes {
+            if reported.insert(&o.url, o).is_some() {
+                diffs.push(format!("{} reported more than once", o.url));
+            }
+        }
+        let (mode, expected_urls) = match job.workload() {
+            Workload::List { urls } => {
+                for u in urls {
+                    if !reported.contains_key(u) {
+                        diffs.push(format!("{u} was listed but never reported"));
+                    }
+                }
+                let listed: HashSet<&Url> = urls.iter().collect();
+                for u in reported.keys() {
+                    if !listed.contains(u) {
+                        diffs.push(format!("{u} was reported but not listed"));
+                    }
+                }
+                ("list", urls.len())
+            }
+            Workload::Crawl { seeds, max_pages } => {
+                let reachable = self.reachable(job);
+                for u in reported.keys() {
+                    if !reachable.contains(*u) {
+                        diffs.push(format!("{u} is not reachable in scope from the seeds"));
+                    }
+                }
+                if reachable.len() <= *max_pages {
+                    for u in &reachable {
+                        if !reported.contains_key(u) {
+                            diffs.push(format!("{u} is reachable but was never fetched"));
+                        }
+                    }
+                    ("crawl: reachable set", reachable.len())
+                } else {
+                    if outcomes.len() != *max_pages {
+                        diffs.push(format!(
+                            "fetched {} URLs; max_pages is {max_pages} and {} are reachable",
+                            outcomes.len(),
+                            reachable.len()
+                        ));
+                    }
+                    // Every non-seed page must be linked, in scope, from a page this run fetched.
+                    let scope = Scope::of(seeds);
+                    let mut linked: HashSet<&Url> = seeds.iter().collect();
+                    for u in reported.keys() {
+                        if let Some(e) = self.expected.get(*u) {
+                            linked.extend(e.links.iter().filter(|l| scope.contains(l)));
+                        }
+                    }
+                    for u in reported.keys() {
+                        if !linked.contains(*u) {
+                            diffs.push(format!("{u} is not linked from any page this run fetched"));
+                        }
+                    }
+                    ("crawl: max_pages", *max_pages)
+                }
+            }
+        };
+        for o in outcomes {
+            match self.expected.get(&o.url) {
+                Some(e) => compare(o, e, &mut diffs),
+                None => diffs.push(format!("{} is not served by the origin", o.url)),
+            }
+        }
+        let total = diffs.len();
+        diffs.truncate(SHOWN_DIFFERENCES);
+        Verification {
+            verified: total == 0,
+            mode: mode.into(),
+            expected_urls,
+            reported_urls: outcomes.len(),
+            differences: diffs,
+            total_differences: total,
+        }
+    }
+}
+
+fn compare(o: &FetchOutcome, e: &Expected, diffs: &mut Vec<String>) {
+    if e.timeout_acceptable && o.outcome == Outcome::Error(ErrorKind::Timeout) {
+        return;
+    }
+    if o.outcome != e.outcome {
+        let detail = o
+            .error_detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        diffs.push(format!(
+            "{}: got {}{detail}, expected {}",
+            o.url, o.outcome, e.outcome
+        ));
+        return;
+    }
+    if o.attempts != e.attempts {
+        diffs.push(format!(
+            "{}: {} attempts, expected {}",
+            o.url, o.attempts, e.attempts
+        ));
+    }
+    if o.final_url != e.final_url {
+        diffs.push(format!(
+            "{}: ended at {}, expected {}",
+            o.url, o.final_url, e.final_url
+        ));
+    }
+    if o.digest != e.digest {
+        diffs.push(format!(
+            "{}: body digest {:?}, expected {:?}",
+            o.url, o.digest, e.digest
+        ));
+    }
+    if o.links != e.links {
+        diffs.push(format!(
+            "{}: {} links found, expected {}",
+            o.url,
+            o.links.len(),
+            e.links.len()
+        ));
+    }
+}
+
+impl Frontier {
+    /// A frontier for `job` that never stops at `max_pages` (for computing the reachable set).
+    pub fn unbounded(job: &CrawlJob) -> Self {
+        let job = match job.workload() {
+            Workload::Crawl { seeds, .. } => CrawlJob::crawl(seeds.clone(), usize::MAX)
+                .allow_non_loopback(true)
+                .build()
+                .expect("a valid job's seeds stay valid"),
+            Workload::List { .. } => job.clone(),
+        };
+        Frontier::new(&job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+    fn page(links: &[&str]) -> Expected {
+        Expected {
+            outcome: Outcome::Status(200),
+            final_url: u("http://127.0.0.1:1/"),
+            attempts: 1,
+            digest: Some(7),
+            links: links.iter().map(|l| u(l)).collect(),
+            timeout_acceptable: false,
+        }
+    }
+    fn truth() -> GroundTruth {
+        let mut t = GroundTruth::new();
+        let base = "http://127.0.0.1:1/s/";
+        for (i, links) in [
+            vec![
+                "http://127.0.0.1:1/s/1",
+                "http://127.0.0.1:1/s/2",
+                "http://127.0.0.1:1/x/out",
+            ],
+            vec!["http://127.0.0.1:1/s/3"],
+            vec![],
+            vec![],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let url = u(&format!("{base}{i}"));
+            let mut e = page(&links);
+            e.final_url = url.clone();
+            t.insert(url, e);
+        }
+        t
+    }
+    fn outcome(t: &GroundTruth, path: &str) -> FetchOutcome {
+        let url = u(&format!("http://127.0.0.1:1/s/{path}"));
+        let e = t.get(&url).unwrap();
+        FetchOutcome {
+            url: url.clone(),
+            final_url: e.final_url.clone(),
+            outcome: e.outcome.clone(),
+            error_detail: None,
+            attempts: e.attempts,
+            bytes: 1,
+            digest: e.digest,
+            links: e.links.clone(),
+            latency_us: 1,
+        }
+    }
+
+    #[test]
+    fn full_crawl_needs_the_exact_reachable_set() {
+        let t = truth();
+        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/0")], 100)
+            .build()
+            .unwrap();
+        assert_eq!(t.reachable(&job).len(), 4);
+        let all: Vec<_> = ["0", "1", "2", "3"]
+            .iter()
+            .map(|p| outcome(&t, p))
+            .collect();
+        assert!(t.verify(&job, &all).verified);
+        let v = t.verify(&job, &all[..3]);
+        assert!(!v.verified);
+        assert!(v.differences[0].contains("never fetched"), "{v:?}");
+        let mut twice = all.clone();
+        twice.push(all[1].clone());
+        assert!(!t.verify(&job, &twice).verified);
+    }
+
+    #[test]
+    fn capped_crawl_checks_count_reachability_and_results() {
+        let t = truth();
+        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/0")], 3)
+            .build()
+            .unwrap();
+        let ok: Vec<_> = ["0", "1", "2"].iter().map(|p| outcome(&t, p)).collect();
+        assert!(t.verify(&job, &ok).verified);
+        let ok2: Vec<_> = ["0", "1", "3"].iter().map(|p| outcome(&t, p)).collect();
+        assert!(t.verify(&job, &ok2).verified);
+        // 3 is reachable, but only through 1, which this run did not fetch.
+        let bad: Vec<_> = ["0", "2", "3"].iter().map(|p| outcome(&t, p)).collect();
+        let v = t.verify(&job, &bad);
+        assert!(
+            !v.verified && v.differences[0].contains("not linked"),
+            "{v:?}"
+        );
+        let mut wrong = ok.clone();
+        wrong[1].digest = Some(8);
+        let v = t.verify(&job, &wrong);
+        assert!(v.differences[0].contains("digest"), "{v:?}");
+    }
+
+    #[test]
+    fn list_needs_each_url_once_with_the_right_result() {
+        let t = truth();
+        let urls = vec![u("http://127.0.0.1:1/s/2"), u("http://127.0.0.1:1/s/3")];
+        let job = CrawlJob::list(urls).build().unwrap();
+        let mut got = vec![outcome(&t, "2"), outcome(&t, "3")];
+        assert!(t.verify(&job, &got).verified);
+        got[0].outcome = Outcome::Error(ErrorKind::Timeout);
+        let v = t.verify(&job, &got);
+        assert_eq!(v.total_differences, 1);
+        assert!(
+            v.differences[0].contains("got timeout, expected HTTP 200"),
+            "{v:?}"
+        );
+    }
+}
