@@ -1,0 +1,22 @@
+//! The built-in origin server: a deterministic synthetic site that every backend is measured
+//! against, and that states the ground truth a correct run must match.
+//!
+//! - [`site`] is pure: from a [`SiteSpec`] it decides, for any request path and attempt number,
+//!   exactly what the server replies ([`site::Reply`]) — page bodies with links, per-URL latency,
+//!   faults. The ground truth is computed by replaying those same replies through the core's
+//!   fetch policy, so the server and the truth can never disagree.
+//! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
+//!   and the peak number of concurrent in-flight requests (which is how the conformance suite
+//!   proves a backend's concurrency limit).
+//! - [`process`] runs the server as a child process for measured runs, so the origin's CPU and
+//!   memory are never counted as the client's, and talks to it over a line protocol on stdio.
+
+#![deny(missing_docs)]
+
+pub mod process;
+pub mod server;
+pub mod site;
+
+pub use process::OriginProcess;
+pub use server::{OriginConfig, RunningOrigin};
+pub use site::{FaultProfile, LatencyModel, Site, SiteSpec};

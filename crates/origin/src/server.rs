@@ -1,0 +1,370 @@
+//! Serving a [`Site`] over HTTP/1.1 with hyper on a tokio runtime of its own.
+//!
+//! The listener is built by hand ([`tokio::net::TcpSocket::listen`]) with a large backlog:
+//! `TcpListener::bind` listens with 1,024, and at 1,000+ simultaneous connects the accept queue
+//! overflows and clients stall a full second on SYN retry — which would be measured as the
+//! backend's latency. The kernel caps the backlog at `net.core.somaxconn`; the effective value
+//! is reported in [`OriginStats::listen_backlog`].
+//!
+//! Delays use tokio timers, never a blocked thread, so a slow site costs the origin no threads.
+
+use std::{
+    io,
+    net::SocketAddr,
+    os::fd::AsRawFd,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use crawlbench_core::report::OriginStats;
+use http_body_util::BodyExt;
+use hyper::{
+    Request, Response,
+    body::{Body, Frame, SizeHint},
+    header,
+    service::service_fn,
+};
+use hyper_util::rt::TokioIo;
+use url::Url;
+
+use crate::site::{Action, FILLER, Site, SiteSpec};
+
+/// Where and how the origin listens.
+#[derive(Clone, Debug)]
+pub struct OriginConfig {
+    /// Address to bind; port 0 picks a free port. Default `127.0.0.1:0`.
+    pub bind: SocketAddr,
+    /// Tokio worker threads. Default: one per core.
+    pub threads: usize,
+    /// Requested listen backlog (the kernel caps it at `net.core.somaxconn`). Default 65,535.
+    pub backlog: u32,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            backlog: 65_535,
+        }
+    }
+}
+
+/// Counters shared by every connection.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    connections: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    /// Requests per page number, for faults that only hit the first attempt.
+    attempts: Vec<AtomicU32>,
+}
+
+struct InFlight<'a>(&'a Counters);
+impl<'a> InFlight<'a> {
+    fn enter(c: &'a Counters) -> Self {
+        let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        c.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(c)
+    }
+}
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A running origin; dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningOrigin {
+    site: Arc<Site>,
+    counters: Arc<Counters>,
+    backlog: u32,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RunningOrigin {
+    /// Starts serving `spec` on a runtime of its own threads.
+    pub fn start(spec: SiteSpec, config: OriginConfig) -> io::Result<Self> {
+        spec.validate().map_err(io::Error::other)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads.max(1))
+            .thread_name("origin")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(async {
+            let socket = if config.bind.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(config.bind)?;
+            socket.listen(config.backlog)
+        })?;
+        let addr = listener.local_addr()?;
+        let base = Url::parse(&format!("http://{addr}/")).map_err(io::Error::other)?;
+        let counters = Arc::new(Counters {
+            attempts: (0..spec.pages).map(|_| AtomicU32::new(0)).collect(),
+            ..Default::default()
+        });
+        let site = Arc::new(Site::new(spec, base));
+        runtime.spawn(accept_loop(
+            listener,
+            Arc::clone(&site),
+            Arc::clone(&counters),
+        ));
+        let backlog = config.backlog.min(somaxconn().unwrap_or(config.backlog));
+        Ok(Self {
+            site,
+            counters,
+            backlog,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The site served (for its URLs and ground truth).
+    pub fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+    /// The root URL, e.g. `http://127.0.0.1:41234/`.
+    pub fn base_url(&self) -> &Url {
+        self.site.base()
+    }
+    /// The counters so far.
+    pub fn stats(&self) -> OriginStats {
+        let c = &self.counters;
+        OriginStats {
+            requests: c.requests.load(Ordering::SeqCst),
+            peak_in_flight: c.peak_in_flight.load(Ordering::SeqCst),
+            connections: c.connections.load(Ordering::SeqCst),
+            cpu_secs: None,
+            listen_backlog: self.backlog,
+        }
+    }
+    /// Zeroes the counters and the per-page attempt counts (so transient faults fire again).
+    pub fn reset(&self) {
+        let c = &self.counters;
+        c.requests.store(0, Ordering::SeqCst);
+        c.connections.store(0, Ordering::SeqCst);
+        c.peak_in_flight
+            .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        for a in &c.attempts {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for RunningOrigin {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// `net.core.somaxconn`, the kernel's cap on a listen backlog.
+pub fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, site: Arc<Site>, counters: Arc<Counters>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors or a connection aborted in the queue: back off briefly
+                // instead of spinning; the client sees a slow connect, not a dead server.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        counters.connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let fd = stream.as_raw_fd();
+        let site = Arc::clone(&site);
+        let counters = Arc::clone(&counters);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let site = Arc::clone(&site);
+                let counters = Arc::clone(&counters);
+                async move { handle(req, &site, &counters, fd).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .header_read_timeout(None)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The error that makes hyper drop a connection on purpose (after `SO_LINGER` 0: a reset).
+#[derive(Debug)]
+struct InjectedReset;
+impl std::fmt::Display for InjectedReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+impl std::error::Error for InjectedReset {}
+
+async fn handle(
+    req: Request<hyper::body::Incoming>,
+    site: &Site,
+    counters: &Counters,
+    fd: i32,
+) -> Result<Response<SiteBody>, InjectedReset> {
+    let _in_flight = InFlight::enter(counters);
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    // Drain whatever body the client sent so keep-alive stays usable.
+    let _ = req.into_body().collect().await;
+    let attempt = site
+        .page_of(&pq)
+        .and_then(|p| counters.attempts.get(p as usize))
+        .map_or(1, |a| a.fetch_add(1, Ordering::SeqCst) + 1);
+    let reply = site.reply(&pq, attempt);
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let response = Response::builder();
+    let response = match reply.action {
+        Action::Respond {
+            status,
+            content_type,
+            location,
+            body,
+        } => {
+            let mut r = response
+                .status(status)
+                .header(header::CONTENT_TYPE, content_type);
+            if let Some(loc) = location {
+                r = r.header(header::LOCATION, loc);
+            }
+            r.body(SiteBody::Full(Some(body)))
+        }
+        Action::Reset => {
+            set_linger_zero(fd);
+            return Err(InjectedReset);
+        }
+        Action::Truncate { body } => {
+            let announced = body.len() as u64;
+            let half = body.slice(..body.len() / 2);
+            response
+                .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+                .body(SiteBody::Truncated {
+                    prefix: Some(half),
+                    announced,
+                })
+        }
+        Action::Stream { len } => response
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(SiteBody::Filler { remaining: len }),
+    };
+    Ok(response.expect("static headers are valid"))
+}
+
+/// Makes the next `close()` of this connection send RST instead of FIN.
+fn set_linger_zero(fd: i32) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is the connection's socket, still open: hyper owns the stream and closes it
+    // only after this request's service call returns. setsockopt copies the struct.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The response bodies the site needs: whole, a streamed filler of any size (chunked), and a
+/// truncated one that announces its full length and fails halfway (hyper then closes the
+/// connection, which is exactly what a client must see as a truncated body).
+#[derive(Debug)]
+enum SiteBody {
+    Full(Option<Bytes>),
+    Filler {
+        remaining: u64,
+    },
+    Truncated {
+        prefix: Option<Bytes>,
+        announced: u64,
+    },
+}
+
+impl Body for SiteBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        Poll::Ready(match this {
+            SiteBody::Full(body) => body.take().map(|b| Ok(Frame::data(b))),
+            SiteBody::Filler { remaining } => {
+                if *remaining == 0 {
+                    None
+                } else {
+                    static CHUNK: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+                    let chunk = CHUNK.get_or_init(|| {
+                        Bytes::from(
+                            FILLER
+                                .iter()
+                                .copied()
+                                .cycle()
+                                .take(64 * 1024)
+                                .collect::<Vec<u8>>(),
+                        )
+                    });
+                    let n = (*remaining).min(chunk.len() as u64);
+                    *remaining -= n;
+                    Some(Ok(Frame::data(chunk.slice(..n as usize))))
+                }
+            }
+            SiteBody::Truncated { prefix, .. } => match prefix.take() {
+                Some(p) => Some(Ok(Frame::data(p))),
+                None => Some(Err(io::Error::other("injected fault: body truncated"))),
+            },
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(
+            self,
+            SiteBody::Full(None) | SiteBody::Filler { remaining: 0 }
+        )
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            SiteBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            SiteBody::Full(None) => SizeHint::with_exact(0),
+            SiteBody::Filler { .. } => SizeHint::default(),
+            SiteBody::Truncated { announced, .. } => SizeHint::with_exact(*announced),
+        }
+    }
+}
