@@ -80,6 +80,11 @@ pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
 
 type PoolTask = (Url, futures_channel::oneshot::Sender<FetchOutcome>);
 
+/// The most threads [`run_on_thread_pool`] starts. 19,000 threads of 512 KiB stacks is about
+/// 9.5 GiB of address space; past that a thread-per-request model is not what anyone should run,
+/// and a job asking for more is refused with this limit named.
+pub const MAX_POOL_THREADS: usize = 19_000;
+
 /// Runs `job` on a fixed pool of `threads` OS threads, each performing blocking fetches with
 /// `client`, one at a time.
 ///

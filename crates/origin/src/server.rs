@@ -21,6 +21,8 @@ use std::{
     time::Duration,
 };
 
+use std::future::Future as _;
+
 use bytes::Bytes;
 use crawlbench_core::report::OriginStats;
 use http_body_util::BodyExt;
@@ -271,6 +273,7 @@ async fn handle(
                 .body(SiteBody::Truncated {
                     prefix: Some(half),
                     announced,
+                    pause: None,
                 })
         }
         Action::Stream { len } => response
@@ -311,6 +314,10 @@ enum SiteBody {
     Truncated {
         prefix: Option<Bytes>,
         announced: u64,
+        /// After the prefix, wait so hyper flushes it before the failure closes the connection
+        /// (an immediate error aborts with the prefix still in hyper's buffer: a reset, not a
+        /// truncated body).
+        pause: Option<Pin<Box<tokio::time::Sleep>>>,
     },
 }
 
@@ -320,7 +327,7 @@ impl Body for SiteBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         Poll::Ready(match this {
@@ -345,10 +352,16 @@ impl Body for SiteBody {
                     Some(Ok(Frame::data(chunk.slice(..n as usize))))
                 }
             }
-            SiteBody::Truncated { prefix, .. } => match prefix.take() {
-                Some(p) => Some(Ok(Frame::data(p))),
-                None => Some(Err(io::Error::other("injected fault: body truncated"))),
-            },
+            SiteBody::Truncated { prefix, pause, .. } => {
+                if let Some(p) = prefix.take() {
+                    *pause = Some(Box::pin(tokio::time::sleep(Duration::from_millis(20))));
+                    return Poll::Ready(Some(Ok(Frame::data(p))));
+                }
+                if let Some(sleep) = pause.as_mut() {
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                }
+                Some(Err(io::Error::other("injected fault: body truncated")))
+            }
         })
     }
 

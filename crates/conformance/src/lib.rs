@@ -1,0 +1,386 @@
+//! The conformance suite: the checks every crawlbench backend must pass, present and future.
+//!
+//! A backend crate runs all of them with one line in `tests/conformance.rs`:
+//!
+//! ```ignore
+//! crawlbench_conformance::conformance_suite!(my_backend::MyBackend::new());
+//! ```
+//!
+//! The macro expands to one `#[test]` per check (so failures are named and checks run in
+//! parallel), plus one run through `Box<dyn Backend>` as the registry holds it. Each check starts
+//! its own in-process origin on `127.0.0.1:0` and verifies the run against the origin's ground
+//! truth. Backend differences are data ([`BackendInfo::max_concurrency`]), never skips.
+//!
+//! Bounds on time are generous (a shared 2-core machine): they catch hangs, not slowness.
+//! Speed is the benches' business.
+//!
+//! The individual checks are public so a backend can also call them directly; their signatures
+//! are not a stable API.
+
+use std::time::{Duration, Instant};
+
+pub use crawlbench_core::Backend;
+use crawlbench_core::{
+    BackendError, CrawlJob, CrawlReport, ErrorKind, Outcome, report::OriginStats,
+};
+use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec, site::Fault};
+use url::Url;
+
+/// Expands to one `#[test]` per conformance check for the backend built by `$backend`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:expr) => {
+        $crate::conformance_suite!(@tests $backend;
+            list_matches_ground_truth,
+            crawl_matches_ground_truth,
+            crawl_respects_max_pages,
+            faults_yield_expected_outcomes,
+            no_retries_when_none_allowed,
+            concurrency_limit_is_reached_and_never_exceeded,
+            stalled_server_never_hangs_the_run,
+            refused_connections_are_outcomes,
+            over_limit_job_is_refused,
+        );
+        #[test]
+        fn runs_through_box_dyn_backend() {
+            let boxed: Box<dyn $crate::Backend> = Box::new($backend);
+            $crate::list_matches_ground_truth(&*boxed);
+        }
+    };
+    (@tests $backend:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::$check(&$backend);
+            }
+        )*
+    };
+}
+
+fn start(spec: SiteSpec) -> RunningOrigin {
+    RunningOrigin::start(
+        spec,
+        OriginConfig {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .expect("the test origin starts on 127.0.0.1:0")
+}
+
+/// Runs `job` on `backend` against `origin`, verifies it, and checks the report's own
+/// consistency. Panics with the differences when anything is off.
+pub fn run_and_verify(
+    backend: &dyn Backend,
+    origin: &RunningOrigin,
+    job: &CrawlJob,
+) -> CrawlReport {
+    let name = backend.info().name;
+    origin.reset();
+    let mut report = backend
+        .run(job)
+        .unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
+    let stats: OriginStats = origin.stats();
+    let truth = origin.site().ground_truth(job);
+    let verification = truth.verify(job, &report.outcomes);
+    assert!(
+        verification.verified,
+        "{name}: verification failed ({} differences, mode {}):\n  {}",
+        verification.total_differences,
+        verification.mode,
+        verification.differences.join("\n  ")
+    );
+    assert_eq!(report.urls, report.outcomes.len(), "{name}: urls count");
+    assert_eq!(
+        job.progress().done(),
+        report.urls as u64,
+        "{name}: progress counter"
+    );
+    assert_eq!(
+        stats.requests, report.requests,
+        "{name}: the origin served {} requests but the backend reported {} attempts \
+         (a client retried or fetched behind the core's back)",
+        stats.requests, report.requests
+    );
+    assert!(
+        report.peak_in_flight <= job.concurrency(),
+        "{name}: peak above the limit"
+    );
+    assert!(report.wall_secs > 0.0 && report.resources.total_cpu_secs() >= 0.0);
+    report.verification = Some(verification);
+    report.origin = Some(stats);
+    report
+}
+
+/// A URL list matches the ground truth: every URL once, right status, digest and links.
+pub fn list_matches_ground_truth(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 300,
+        latency: "uniform:0ms..4ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let urls = origin.site().list_urls(200).expect("site has 300 pages");
+    let job = CrawlJob::list(urls)
+        .concurrency(16)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    assert_eq!(report.successes, 200);
+    assert!(
+        report.bytes > 200 * 1000,
+        "bodies were read: {}",
+        report.bytes
+    );
+}
+
+/// A crawl that can reach the whole site fetches exactly the reachable set: in scope (no
+/// `/outside/`, no other host), deduplicated (fragments and spellings of one URL), 404s and
+/// non-HTML assets included.
+pub fn crawl_matches_ground_truth(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 400,
+        links_per_page: 6,
+        ..Default::default()
+    });
+    let job = CrawlJob::crawl(vec![origin.site().seed_url()], 100_000)
+        .concurrency(16)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    assert!(
+        report.urls > 400,
+        "pages + assets + broken links: {}",
+        report.urls
+    );
+    let scope_prefix = origin.base_url().join("/site/").expect("valid");
+    for o in &report.outcomes {
+        assert!(
+            o.url.as_str().starts_with(scope_prefix.as_str()),
+            "out of scope: {}",
+            o.url
+        );
+        assert!(o.url.fragment().is_none(), "fragment kept: {}", o.url);
+    }
+    assert!(
+        report.statuses.get(&404).copied().unwrap_or(0) > 0,
+        "broken links reached"
+    );
+}
+
+/// A crawl stops at exactly `max_pages`, every page reachable from pages it fetched.
+pub fn crawl_respects_max_pages(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 400,
+        latency: "1ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = CrawlJob::crawl(vec![origin.site().seed_url()], 60)
+        .concurrency(8)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    assert_eq!(report.urls, 60);
+}
+
+fn fault_site() -> SiteSpec {
+    SiteSpec {
+        pages: 300,
+        faults: "63%".parse().expect("valid"),
+        stall_ms: 30_000,
+        oversize_bytes: 2 << 20,
+        ..Default::default()
+    }
+}
+
+/// Every fault kind gives its outcome: 5xx, resets, stalls past the timeout, truncated and
+/// oversized bodies, redirects and loops; transient faults recover on the allowed retry.
+pub fn faults_yield_expected_outcomes(backend: &dyn Backend) {
+    let origin = start(fault_site());
+    let job = CrawlJob::list(origin.site().list_urls(300).expect("300 pages"))
+        .concurrency(32)
+        .retries(1)
+        .timeout(Duration::from_millis(800))
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    for kind in [
+        ErrorKind::Reset,
+        ErrorKind::Timeout,
+        ErrorKind::Truncated,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::RedirectLoop,
+    ] {
+        assert!(
+            report.errors.get(&kind).copied().unwrap_or(0) > 0,
+            "no {kind:?} outcome: {:?}",
+            report.errors
+        );
+    }
+    assert!(
+        report.statuses.get(&500).copied().unwrap_or(0) > 0,
+        "no 500 outcome"
+    );
+    let site = origin.site();
+    for fault in [Fault::Status503Once, Fault::ResetOnce, Fault::Redirect] {
+        let page = (1..300)
+            .find(|p| site.fault(*p) == Some(fault))
+            .expect("profile covers it");
+        let o = report
+            .outcomes
+            .iter()
+            .find(|o| o.url == site.page_url(page))
+            .expect("reported");
+        assert_eq!(
+            (o.outcome.clone(), o.attempts),
+            (Outcome::Status(200), 2),
+            "{fault:?} on {}",
+            o.url
+        );
+    }
+}
+
+/// With `retries = 0`, transient faults are final and nothing is attempted twice.
+pub fn no_retries_when_none_allowed(backend: &dyn Backend) {
+    let origin = start(fault_site());
+    let job = CrawlJob::list(origin.site().list_urls(150).expect("pages"))
+        .concurrency(24)
+        .retries(0)
+        .timeout(Duration::from_millis(800))
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    for o in &report.outcomes {
+        let hops = u32::from(o.final_url != o.url);
+        assert!(
+            o.attempts <= 1 + hops + 2,
+            "{}: {} attempts",
+            o.url,
+            o.attempts
+        );
+        if !matches!(o.outcome, Outcome::Error(ErrorKind::RedirectLoop)) {
+            assert_eq!(o.attempts, 1 + hops, "{} retried: {:?}", o.url, o.outcome);
+        }
+    }
+    assert!(
+        report.statuses.get(&503).copied().unwrap_or(0) > 0,
+        "503 is final without retries"
+    );
+}
+
+/// On a list longer than the limit, the origin sees exactly `concurrency` requests at once:
+/// the limit is reached (no hidden cap in a client pool or thread count) and never exceeded.
+pub fn concurrency_limit_is_reached_and_never_exceeded(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 100,
+        latency: "150ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = CrawlJob::list(origin.site().list_urls(72).expect("pages"))
+        .concurrency(24)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let origin_peak = report.origin.as_ref().map_or(0, |o| o.peak_in_flight);
+    assert_eq!(
+        origin_peak, 24,
+        "origin saw a peak of {origin_peak} concurrent requests, limit 24"
+    );
+    assert_eq!(report.peak_in_flight, 24);
+}
+
+/// A server that never answers costs each attempt the timeout, not a hang.
+pub fn stalled_server_never_hangs_the_run(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 21,
+        faults: "stall=100%".parse().expect("valid"),
+        stall_ms: 600_000,
+        ..Default::default()
+    });
+    let urls: Vec<Url> = (1..21).map(|p| origin.site().page_url(p)).collect();
+    let job = CrawlJob::list(urls)
+        .concurrency(5)
+        .retries(1)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("valid job");
+    let started = Instant::now();
+    let report = run_and_verify(backend, &origin, &job);
+    assert_eq!(report.errors.get(&ErrorKind::Timeout), Some(&20));
+    // 20 URLs × 2 attempts × 0.3 s / 5 in flight = 2.4 s; anything near a minute is a hang.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Nothing listening: each URL is a `connect` outcome after its retries, not a panic or error.
+pub fn refused_connections_are_outcomes(backend: &dyn Backend) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let urls: Vec<Url> = (0..3)
+        .map(|i| Url::parse(&format!("http://127.0.0.1:{port}/site/{i}.html")).expect("valid"))
+        .collect();
+    let job = CrawlJob::list(urls)
+        .concurrency(2)
+        .retries(1)
+        .build()
+        .expect("valid job");
+    let report = backend
+        .run(&job)
+        .expect("a refused connection is an outcome, not a failed run");
+    assert_eq!(report.urls, 3);
+    for o in &report.outcomes {
+        assert_eq!(
+            o.outcome,
+            Outcome::Error(ErrorKind::Connect),
+            "{}: {:?}",
+            o.url,
+            o.error_detail
+        );
+        assert_eq!(o.attempts, 2);
+    }
+}
+
+/// A job beyond the backend's declared limit is refused with a message naming the limit; a
+/// backend without a limit runs a job far above the usual sizes' concurrency (more slots than
+/// URLs) without trouble.
+pub fn over_limit_job_is_refused(backend: &dyn Backend) {
+    let info = backend.info();
+    let url = Url::parse("http://127.0.0.1:9/never-fetched").expect("valid");
+    match info.max_concurrency {
+        Some(max) => {
+            let job = CrawlJob::list(vec![url])
+                .concurrency(max + 1)
+                .build()
+                .expect("valid job");
+            match backend.run(&job) {
+                Err(err @ BackendError::Unsupported { .. }) => {
+                    let msg = err.to_string();
+                    assert!(
+                        msg.contains(&max.to_string()),
+                        "message names the limit: {msg}"
+                    );
+                }
+                other => panic!(
+                    "{}: expected a refusal above {max}, got {other:?}",
+                    info.name
+                ),
+            }
+        }
+        None => {
+            let origin = start(SiteSpec {
+                pages: 10,
+                ..Default::default()
+            });
+            let job = CrawlJob::list(origin.site().list_urls(10).expect("pages"))
+                .concurrency(50_000)
+                .build()
+                .expect("valid job");
+            let report = run_and_verify(backend, &origin, &job);
+            assert_eq!(report.peak_in_flight, 10);
+        }
+    }
+}
