@@ -1,1 +1,6 @@
-fn main() {}
+//! `crawlbench`: list backends, run a verified workload against the built-in origin (or crawl a
+//! loopback server of your own), or serve the origin for other tools.
+
+fn main() {
+    std::process::exit(crawlbench::cli::main());
+}

@@ -402,8 +402,8 @@ pub struct Site {
 }
 
 const SALT_FAULT: u64 = 0x6661_756c_7473;
-const SALT_LINK: u64 = 0x6c69_6e6b_73;
-const SALT_DELAY: u64 = 0x6465_6c61_79;
+const SALT_LINK: u64 = 0x006c_696e_6b73;
+const SALT_DELAY: u64 = 0x0064_656c_6179;
 
 /// The filler byte pattern of streamed bodies.
 pub(crate) const FILLER: &[u8] =
@@ -663,9 +663,9 @@ impl Site {
         s.push_str("<a href=\"#top\">top</a></p>\n<article>\n");
         let mut n = 0u64;
         while s.len() + 30 < self.spec.body_bytes as usize {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<p>Filler paragraph {n} &amp; more text for page {i}.</p>\n"
+                "<p>Filler paragraph {n} &amp; more text for page {i}.</p>"
             );
             n += 1;
         }

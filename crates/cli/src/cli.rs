@@ -1,0 +1,622 @@
+//! Argument parsing and the three commands. Exit codes: 0 ok, 1 verification failed, 2 bad
+//! usage or input (including a job a backend refuses).
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use crawlbench_core::{
+    CrawlJob, CrawlReport, Workload, job::is_loopback, resources::raise_fd_limit,
+};
+use crawlbench_origin::{
+    LatencyModel, OriginConfig, OriginProcess, SiteSpec,
+    site::{FaultProfile, parse_ms},
+};
+use url::Url;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "crawlbench",
+    version,
+    about = "Which concurrency model for IO-bound HTTP work? Measured, verified."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List the registered backends.
+    List,
+    /// Run one backend on a workload, verify it, and print a summary.
+    Run(RunArgs),
+    /// Serve the synthetic origin site on loopback until interrupted.
+    Serve(ServeArgs),
+}
+
+/// The synthetic site's shape (shared by `run` and `serve`).
+#[derive(Args, Debug, Clone)]
+struct SiteArgs {
+    /// Pages on the site (and, for a list run, URLs in the list).
+    #[arg(long, default_value_t = 1000)]
+    pages: u32,
+    /// Per-request latency: 50ms, 0.2s, uniform:10ms..90ms or lognormal:50ms,0.5.
+    #[arg(long, default_value = "0ms", value_parser = parse_latency)]
+    delay: LatencyModel,
+    /// Fault profile: none, 5% (spread over all kinds) or reset=2%,stall=1%,500=1%.
+    #[arg(long, default_value = "none", value_parser = parse_faults)]
+    faults: FaultProfile,
+    /// Approximate page size in bytes.
+    #[arg(long, default_value_t = 2048)]
+    body_bytes: u32,
+    /// Extra links per page.
+    #[arg(long, default_value_t = 8)]
+    links: u32,
+    /// Seed of the site's pseudo-random choices.
+    #[arg(long, default_value_t = 1)]
+    site_seed: u64,
+    /// How long a stalled request hangs.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    stall: Duration,
+    /// Size of an oversized body: 4MiB, 100KiB or bytes.
+    #[arg(long, default_value = "4MiB", value_parser = parse_bytes)]
+    oversize: u64,
+    /// Origin worker threads (default: one per core).
+    #[arg(long)]
+    origin_threads: Option<usize>,
+}
+
+impl SiteArgs {
+    fn spec(&self) -> Result<SiteSpec> {
+        let spec = SiteSpec {
+            pages: self.pages,
+            body_bytes: self.body_bytes,
+            links_per_page: self.links,
+            seed: self.site_seed,
+            latency: self.delay.clone(),
+            faults: self.faults.clone(),
+            stall_ms: self.stall.as_millis() as u64,
+            oversize_bytes: self.oversize,
+        };
+        spec.validate().map_err(|e| anyhow!(e))?;
+        Ok(spec)
+    }
+    fn config(&self) -> OriginConfig {
+        let mut config = OriginConfig::default();
+        if let Some(t) = self.origin_threads {
+            config.threads = t.max(1);
+        }
+        config
+    }
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The backend (see `crawlbench list`).
+    #[arg(long)]
+    backend: String,
+    /// Crawl by following links instead of fetching a fixed list.
+    #[arg(long)]
+    crawl: bool,
+    /// Crawl this URL (repeatable) on a loopback server of your own instead of the built-in
+    /// origin. Implies --crawl; nothing to verify against, so the run reports what it found.
+    #[arg(long = "seed", value_name = "URL")]
+    seeds: Vec<Url>,
+    /// Most URLs a crawl attempts (default: no limit below 10,000,000).
+    #[arg(long)]
+    max_pages: Option<usize>,
+    /// Most requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Per-attempt timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Retries after a retryable failure.
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Largest accepted body: 1MiB, 512KiB or bytes.
+    #[arg(long, default_value = "1MiB", value_parser = parse_bytes)]
+    max_body: u64,
+    /// User-Agent header.
+    #[arg(long)]
+    user_agent: Option<String>,
+    /// Write the full report (every URL's outcome) as JSON here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Allow --seed URLs that are not on loopback.
+    #[arg(long)]
+    allow_non_loopback: bool,
+    #[command(flatten)]
+    site: SiteArgs,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (loopback only unless --allow-non-loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Allow binding a non-loopback address.
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Run as a measured run's child: announce on stdout, answer `stats`/`reset` on stdin, exit
+    /// when stdin closes.
+    #[arg(long, hide = true)]
+    control_stdio: bool,
+    /// The exact site spec as JSON (used by `run` for its child origin).
+    #[arg(long, hide = true)]
+    spec_json: Option<String>,
+    #[command(flatten)]
+    site: SiteArgs,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Cmd::List => list().map(|()| 0),
+        Cmd::Run(args) => run(args),
+        Cmd::Serve(args) => serve(args).map(|()| 0),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        2
+    })
+}
+
+fn list() -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<22} {:<24} {:<26} {:<14} {:<18} status",
+        "backend", "model", "runtime", "client", "threads"
+    )?;
+    for b in crate::backends() {
+        let i = b.info();
+        let status = match &i.status {
+            crawlbench_core::UpstreamStatus::Maintained => "maintained".to_owned(),
+            crawlbench_core::UpstreamStatus::Discontinued(note) => {
+                format!("discontinued upstream: {note}")
+            }
+        };
+        writeln!(
+            out,
+            "{:<22} {:<24} {:<26} {:<14} {:<18} {status}",
+            i.name,
+            i.model.label(),
+            i.runtime,
+            i.client,
+            i.threads
+        )?;
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let spec = match &args.spec_json {
+        Some(json) => serde_json::from_str::<SiteSpec>(json)
+            .context("--spec-json is not a valid site spec")?,
+        None => args.site.spec()?,
+    };
+    spec.validate().map_err(|e| anyhow!(e))?;
+    if !args.bind.is_loopback() && !args.allow_non_loopback {
+        bail!(
+            "--bind {} is not a loopback address (accepted: 127.0.0.0/8 or ::1; pass --allow-non-loopback to serve elsewhere on purpose)",
+            args.bind
+        );
+    }
+    raise_fd_limit();
+    let mut config = args.site.config();
+    config.bind =
+        std::net::SocketAddr::new(args.bind, if args.control_stdio { 0 } else { args.port });
+    if args.control_stdio {
+        return crawlbench_origin::process::serve_stdio(spec, config).context("origin failed");
+    }
+    let origin = crawlbench_origin::RunningOrigin::start(spec.clone(), config.clone())
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    println!(
+        "crawlbench origin: {} pages, latency {}, faults {} — crawl from {}\n\
+         listen backlog {} (requested 65535, capped by net.core.somaxconn), {} threads. Ctrl-C stops it.",
+        spec.pages,
+        spec.latency,
+        spec.faults,
+        origin.site().seed_url(),
+        origin.stats().listen_backlog,
+        config.threads
+    );
+    loop {
+        thread::park();
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let backend = crate::backend(&args.backend).map_err(|e| anyhow!(e))?;
+    if let Some(path) = &args.json {
+        check_writable(path)?;
+    }
+    let (fd_soft, _) = raise_fd_limit();
+    if args.concurrency as u64 + 64 > fd_soft {
+        eprintln!(
+            "warning: concurrency {} needs about as many sockets, but this process may open only {fd_soft} files (hard limit); \
+             connections past it fail as `connect` outcomes",
+            args.concurrency
+        );
+    }
+    let mut origin = None;
+    let mut site = None;
+    let job = if args.seeds.is_empty() {
+        let spec = args.site.spec()?;
+        let exe = std::env::current_exe()
+            .context("cannot find the crawlbench executable to start the origin")?;
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "serve",
+            "--control-stdio",
+            "--spec-json",
+            &serde_json::to_string(&spec)?,
+        ]);
+        if let Some(t) = args.site.origin_threads {
+            cmd.args(["--origin-threads", &t.to_string()]);
+        }
+        let child = OriginProcess::spawn(cmd, spec).context("cannot start the origin process")?;
+        let s = Arc::clone(child.site());
+        let workload = if args.crawl {
+            Workload::Crawl {
+                seeds: vec![s.seed_url()],
+                max_pages: args.max_pages.unwrap_or(10_000_000),
+            }
+        } else {
+            Workload::List {
+                urls: s.list_urls(args.site.pages).map_err(|e| anyhow!(e))?,
+            }
+        };
+        origin = Some(child);
+        site = Some(s);
+        build_job(&args, workload)?
+    } else {
+        for s in &args.seeds {
+            if !args.allow_non_loopback && !is_loopback(s) {
+                bail!(
+                    "--seed {s} is not on loopback (accepted: 127.0.0.0/8, [::1], localhost; pass --allow-non-loopback to crawl elsewhere on purpose)"
+                );
+            }
+        }
+        let workload = Workload::Crawl {
+            seeds: args.seeds.clone(),
+            max_pages: args.max_pages.unwrap_or(10_000_000),
+        };
+        build_job(&args, workload)?
+    };
+
+    let progress = ProgressReporter::start(&job);
+    let result = backend.run(&job);
+    progress.finish();
+    let mut report = result.map_err(|e| anyhow!(e))?;
+
+    if let Some(o) = origin.as_mut() {
+        report.origin = o.stats().ok();
+    }
+    if let Some(site) = &site {
+        let truth = site.ground_truth(&job);
+        report.verification = Some(truth.verify(&job, &report.outcomes));
+    }
+    if let Some(o) = origin {
+        o.stop();
+    }
+    print_summary(&report, &args, site.is_some());
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(match report.verified() {
+        Some(false) => 1,
+        _ => 0,
+    })
+}
+
+fn build_job(args: &RunArgs, workload: Workload) -> Result<CrawlJob> {
+    let builder = match workload {
+        Workload::List { urls } => CrawlJob::list(urls),
+        Workload::Crawl { seeds, max_pages } => CrawlJob::crawl(seeds, max_pages),
+    };
+    let mut builder = builder
+        .concurrency(args.concurrency)
+        .timeout(args.timeout)
+        .retries(args.retries)
+        .max_body_bytes(args.max_body)
+        .allow_non_loopback(args.allow_non_loopback);
+    if let Some(ua) = &args.user_agent {
+        builder = builder.user_agent(ua);
+    }
+    builder.build().map_err(|e| anyhow!(e))
+}
+
+/// Fails before the run, not after it, when the report could not be written.
+fn check_writable(path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "--json {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("--json {} is a directory; give a file path", path.display());
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr for runs longer than a second, only on a terminal.
+struct ProgressReporter {
+    done: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl ProgressReporter {
+    fn start(job: &CrawlJob) -> Self {
+        let done = Arc::new(AtomicBool::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Self { done, handle: None };
+        }
+        let (progress, total, stop) = (
+            job.progress().clone(),
+            job.max_urls() as u64,
+            Arc::clone(&done),
+        );
+        let is_list = matches!(job.workload(), Workload::List { .. });
+        let handle = thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut bar: Option<indicatif::ProgressBar> = None;
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(100));
+                if bar.is_none() && started.elapsed() >= Duration::from_secs(1) {
+                    let b = if is_list {
+                        indicatif::ProgressBar::new(total)
+                    } else {
+                        indicatif::ProgressBar::new_spinner()
+                    };
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template(if is_list {
+                            "{elapsed:>4} [{bar:40}] {pos}/{len} URLs ({per_sec})"
+                        } else {
+                            "{elapsed:>4} {spinner} {pos} URLs crawled ({per_sec})"
+                        })
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
+                    bar = Some(b);
+                }
+                if let Some(b) = &bar {
+                    b.set_position(progress.done());
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        Self {
+            done,
+            handle: Some(handle),
+        }
+    }
+    fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
+    let b = &r.backend;
+    let ms = |us: u64| us as f64 / 1e3;
+    println!(
+        "backend     {} — {}; {} + {}; threads {}",
+        b.name,
+        b.model.label(),
+        b.runtime,
+        b.client,
+        b.threads
+    );
+    let what = match r.job.kind.as_str() {
+        "list" => format!("list of {} URLs", r.job.max_urls),
+        _ if own_origin => format!("crawl of a {}-page site", args.site.pages),
+        _ => "crawl of an external loopback server".to_owned(),
+    };
+    let site = if own_origin {
+        format!(", latency {}, faults {}", args.site.delay, args.site.faults)
+    } else {
+        String::new()
+    };
+    println!(
+        "workload    {what}, {} in flight{site}, timeout {:?}, retries {}",
+        r.job.concurrency, args.timeout, r.job.retries
+    );
+    let ideal = match (
+        &args.site.delay,
+        r.job.kind.as_str(),
+        own_origin,
+        args.site.faults.rates.is_empty(),
+    ) {
+        (LatencyModel::Fixed { ms }, "list", true, true) if *ms > 0.0 => {
+            Some(r.job.max_urls.div_ceil(r.job.concurrency) as f64 * ms / 1e3)
+        }
+        _ => None,
+    };
+    match ideal {
+        Some(i) => println!(
+            "wall        {:.3} s (ideal {i:.3} s: {:.2}× the ideal makespan)",
+            r.wall_secs,
+            r.wall_secs / i
+        ),
+        None => println!("wall        {:.3} s", r.wall_secs),
+    }
+    println!(
+        "urls        {} ({} 2xx), {} requests, {:.1} MB received, {:.0} URLs/s",
+        r.urls,
+        r.successes,
+        r.requests,
+        r.bytes as f64 / 1e6,
+        r.urls_per_sec()
+    );
+    println!(
+        "latency     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(r.latency.p50_us),
+        ms(r.latency.p90_us),
+        ms(r.latency.p99_us),
+        ms(r.latency.max_us)
+    );
+    let res = &r.resources;
+    let origin_cpu = r
+        .origin
+        .as_ref()
+        .and_then(|o| o.cpu_secs)
+        .map(|c| format!("; origin {c:.2} s in its own process"))
+        .unwrap_or_default();
+    println!(
+        "cpu         client {:.2} s user + {:.2} s sys + {:.2} s children = {:.0} µs/request{origin_cpu}",
+        res.cpu_user_secs,
+        res.cpu_sys_secs,
+        res.children_cpu_secs,
+        r.cpu_us_per_request()
+    );
+    println!(
+        "memory      client peak RSS {:.1} MiB{}",
+        res.peak_rss_bytes as f64 / (1 << 20) as f64,
+        if res.peak_rss_is_lifetime {
+            " (lifetime peak: could not reset)"
+        } else {
+            ""
+        }
+    );
+    match &r.origin {
+        Some(o) => println!(
+            "in flight   peak {} (client), {} (origin); {} connections; origin listen backlog {}",
+            r.peak_in_flight, o.peak_in_flight, o.connections, o.listen_backlog
+        ),
+        None => println!("in flight   peak {} (client)", r.peak_in_flight),
+    }
+    let statuses: Vec<String> = r
+        .statuses
+        .iter()
+        .filter(|(s, _)| !(200..300).contains(*s))
+        .map(|(s, n)| format!("HTTP {s}: {n}"))
+        .collect();
+    let errors: Vec<String> = r
+        .errors
+        .iter()
+        .map(|(k, n)| format!("{}: {n}", k.as_str()))
+        .collect();
+    let problems: Vec<String> = statuses.into_iter().chain(errors).collect();
+    println!(
+        "non-2xx     {}",
+        if problems.is_empty() {
+            "none".to_owned()
+        } else {
+            problems.join(", ")
+        }
+    );
+    match &r.verification {
+        Some(v) if v.verified => println!(
+            "verified    yes ({}: {} URLs match the origin's ground truth)",
+            v.mode, v.reported_urls
+        ),
+        Some(v) => {
+            println!(
+                "verified    NO ({}: {} differences)",
+                v.mode, v.total_differences
+            );
+            for d in &v.differences {
+                println!("            {d}");
+            }
+        }
+        None => println!("verified    n/a (external server: no ground truth)"),
+    }
+    println!(
+        "note        client and origin share this machine's {} cores",
+        thread::available_parallelism().map_or(1, |n| n.get())
+    );
+}
+
+fn parse_latency(s: &str) -> Result<LatencyModel, String> {
+    s.parse()
+}
+
+fn parse_faults(s: &str) -> Result<FaultProfile, String> {
+    s.parse()
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_ms(s)
+        .map(|ms| Duration::from_secs_f64(ms / 1e3))
+        .ok_or_else(|| {
+            format!("invalid duration {s:?} (accepted: 250us, 500ms, 10s, 1m; at most 1 hour)")
+        })
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = [
+        ("GiB", 1u64 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("KB", 1000),
+        ("kB", 1000),
+        ("B", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|n| (n.trim(), *m)))
+    .unwrap_or((t, 1));
+    num.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| (v * mult as f64) as u64)
+        .ok_or_else(|| {
+            format!(
+                "invalid size {s:?} (accepted: bytes, or a number with KiB, MiB, GiB, KB, MB, GB)"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_or_say_what_is_accepted() {
+        assert_eq!(parse_bytes("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_bytes("512 KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("1000").unwrap(), 1000);
+        assert!(parse_bytes("lots").unwrap_err().contains("accepted"));
+        assert_eq!(parse_duration("50ms").unwrap(), Duration::from_millis(50));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("2 weeks").unwrap_err().contains("accepted"));
+    }
+}

@@ -1,0 +1,54 @@
+//! The `crawlbench` command line, and the one registry of backends.
+//!
+//! The registry is a closed list in [`backends`]: adding a backend is one crate, one workspace
+//! line and one line here. The CLI, the benches and `cargo xtask` all read it, so a registered
+//! backend shows up everywhere with no other edit.
+
+use crawlbench_core::Backend;
+
+pub mod cli;
+
+/// Every registered backend, in the order listings and reports show them.
+pub fn backends() -> Vec<Box<dyn Backend>> {
+    vec![
+        Box::new(crawlbench_threadpool_ureq::ThreadpoolUreq),
+        Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread()),
+        Box::new(crawlbench_tokio_reqwest::TokioReqwest::current_thread()),
+        // new-backend: registry line above (kept by `cargo xtask new-backend`)
+    ]
+}
+
+/// The backend called `name`, or an error listing the valid names.
+pub fn backend(name: &str) -> Result<Box<dyn Backend>, String> {
+    let all = backends();
+    let names: Vec<String> = all.iter().map(|b| b.info().name).collect();
+    all.into_iter()
+        .find(|b| b.info().name == name)
+        .ok_or_else(|| {
+            format!(
+                "unknown backend {name:?}; valid backends: {}",
+                names.join(", ")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_names_are_unique_and_resolvable() {
+        let names: Vec<String> = super::backends().iter().map(|b| b.info().name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            names.len(),
+            "duplicate backend names: {names:?}"
+        );
+        for n in &names {
+            assert_eq!(&super::backend(n).unwrap().info().name, n);
+        }
+        let err = super::backend("nope").err().unwrap();
+        assert!(err.contains("valid backends: threadpool-ureq"), "{err}");
+    }
+}
