@@ -33,22 +33,47 @@ fn main() -> Result<()> {
 
 /// The workspace root (the directory above `xtask/`).
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Crates the core must never depend on, even indirectly.
 const FORBIDDEN_IN_CORE: &[&str] = &[
-    "tokio", "async-std", "smol", "async-io", "async-executor", "hyper", "reqwest", "ureq", "surf", "isahc",
+    "tokio",
+    "async-std",
+    "smol",
+    "async-io",
+    "async-executor",
+    "hyper",
+    "reqwest",
+    "ureq",
+    "surf",
+    "isahc",
 ];
 
 fn check_core() -> Result<()> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(project_root())
-        .args(["tree", "-p", "crawlbench-core", "--edges", "normal,build", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "tree",
+            "-p",
+            "crawlbench-core",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .output()
         .context("cannot run cargo tree")?;
     if !output.status.success() {
-        bail!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let tree = String::from_utf8(output.stdout)?;
     let found: Vec<&str> = tree
@@ -57,7 +82,9 @@ fn check_core() -> Result<()> {
         .filter(|name| FORBIDDEN_IN_CORE.contains(name))
         .collect();
     if !found.is_empty() {
-        bail!("crawlbench-core depends on {found:?}; the core must name no runtime and no HTTP client");
+        bail!(
+            "crawlbench-core depends on {found:?}; the core must name no runtime and no HTTP client"
+        );
     }
     println!("check-core: crawlbench-core depends on none of {FORBIDDEN_IN_CORE:?}");
     Ok(())

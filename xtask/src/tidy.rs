@@ -40,17 +40,24 @@ mod tests {
             })
             .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
             .collect();
-        assert!(missing.is_empty(), "files without a leading //! doc: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "files without a leading //! doc: {missing:?}"
+        );
     }
 
     /// The core crate's manifest names no runtime and no HTTP client (the fast, offline half of
     /// `cargo xtask check-core`, which also checks transitive dependencies).
     #[test]
     fn core_manifest_names_no_runtime_or_client() {
-        let manifest = std::fs::read_to_string(project_root().join("crates/core/Cargo.toml")).unwrap();
+        let manifest =
+            std::fs::read_to_string(project_root().join("crates/core/Cargo.toml")).unwrap();
         for name in crate::FORBIDDEN_IN_CORE {
             let needle = format!("\n{name}");
-            assert!(!manifest.contains(&needle), "crates/core/Cargo.toml names {name}");
+            assert!(
+                !manifest.contains(&needle),
+                "crates/core/Cargo.toml names {name}"
+            );
         }
     }
 }

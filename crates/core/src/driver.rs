@@ -14,7 +14,11 @@ use std::{
     thread,
 };
 
-use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
+use futures_util::{
+    FutureExt, StreamExt,
+    future::{self, Either},
+    stream::FuturesUnordered,
+};
 use url::Url;
 
 use crate::{
@@ -29,6 +33,10 @@ pub struct Driven {
     pub outcomes: Vec<FetchOutcome>,
     /// The most fetches that were outstanding at once.
     pub peak_in_flight: usize,
+    /// The run was cancelled: outcomes of fetches still in flight were abandoned.
+    pub interrupted: bool,
+    /// Backend-specific counters, copied into [`crate::CrawlReport::extra`].
+    pub extra: std::collections::BTreeMap<String, f64>,
 }
 
 /// Runs `job`, starting each URL with `dispatch` and keeping at most `job.concurrency()` of them
@@ -41,10 +49,15 @@ where
     let mut frontier = Frontier::new(job);
     let mut in_flight = FuturesUnordered::new();
     let mut driven = Driven {
-        outcomes: Vec::with_capacity(job.max_urls()),
-        peak_in_flight: 0,
+        // Capped so a huge max_pages does not reserve memory it may never use.
+        outcomes: Vec::with_capacity(job.max_urls().min(1 << 20)),
+        ..Default::default()
     };
     loop {
+        if job.cancel().is_cancelled() {
+            driven.interrupted = true;
+            break;
+        }
         while in_flight.len() < job.concurrency() {
             let Some(url) = frontier.next_url() else {
                 break;
@@ -52,8 +65,14 @@ where
             in_flight.push(dispatch(url));
         }
         driven.peak_in_flight = driven.peak_in_flight.max(in_flight.len());
-        let Some(outcome) = in_flight.next().await else {
-            break;
+        let cancelled = std::pin::pin!(job.cancel().cancelled());
+        let outcome = match future::select(in_flight.next(), cancelled).await {
+            Either::Left((Some(outcome), _)) => outcome,
+            Either::Left((None, _)) => break,
+            Either::Right(_) => {
+                driven.interrupted = true;
+                break;
+            }
         };
         frontier.offer(&outcome.links);
         job.progress().add_one();
@@ -199,6 +218,30 @@ mod tests {
             status: crate::UpstreamStatus::Maintained,
             max_concurrency: None,
         }
+    }
+
+    #[test]
+    fn cancel_stops_the_run_with_a_partial_result() {
+        let seed = Url::parse("http://127.0.0.1:1/s/0.html").unwrap();
+        let job = CrawlJob::crawl(vec![seed], 10_000)
+            .concurrency(2)
+            .build()
+            .unwrap();
+        let site = Arc::new(FakeSite {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
+        let cancel = job.cancel().clone();
+        let canceller = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(150));
+            cancel.cancel();
+        });
+        let started = std::time::Instant::now();
+        let driven = run_on_thread_pool(&info(), &job, 2, site).unwrap();
+        canceller.join().unwrap();
+        assert!(driven.interrupted);
+        assert!(!driven.outcomes.is_empty() && driven.outcomes.len() < 10_000);
+        assert!(started.elapsed() < Duration::from_secs(20));
     }
 
     #[test]

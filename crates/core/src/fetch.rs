@@ -517,6 +517,24 @@ pub fn digest(body: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(body)
 }
 
+/// Bounds one attempt by `limit` with a timer from the backend's runtime: whichever finishes
+/// first wins, and a timer win is [`ErrorKind::Timeout`]. For clients with no timeout of their
+/// own (hyper's connection API, surf on async-h1); the attempt is dropped, closing its connection.
+pub async fn race_timeout<A, T>(
+    attempt: A,
+    timer: T,
+    limit: Duration,
+) -> Result<RawResponse, FetchError>
+where
+    A: Future<Output = Result<RawResponse, FetchError>>,
+    T: Future,
+{
+    match futures_util::future::select(std::pin::pin!(attempt), std::pin::pin!(timer)).await {
+        futures_util::future::Either::Left((result, _)) => result,
+        futures_util::future::Either::Right(_) => Err(FetchError::timeout(limit)),
+    }
+}
+
 /// Fetches `url` to its outcome with a blocking client.
 pub fn fetch_blocking(client: &impl BlockingHttp, job: &CrawlJob, url: Url) -> FetchOutcome {
     let mut policy = FetchPolicy::new(job, url);

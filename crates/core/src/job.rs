@@ -53,6 +53,45 @@ impl Progress {
     }
 }
 
+/// A shared "stop now" signal for a run (Ctrl-C, SIGTERM). The crawl loop stops dispatching and
+/// returns the outcomes it has, so a partial report can still be written.
+///
+/// Cloning a job shares its flag.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<CancelInner>);
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: std::sync::atomic::AtomicBool,
+    waker: futures_util::task::AtomicWaker,
+}
+
+impl Cancel {
+    /// Asks the run to stop (safe from any thread, idempotent).
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.waker.wake();
+    }
+    /// Whether the run was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+    /// Completes once [`Cancel::cancel`] was called.
+    pub fn cancelled(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.is_cancelled() {
+                return std::task::Poll::Ready(());
+            }
+            self.0.waker.register(cx.waker());
+            if self.is_cancelled() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
 /// A validated workload plus the limits every backend must honour.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CrawlJob {
@@ -67,6 +106,8 @@ pub struct CrawlJob {
     allow_non_loopback: bool,
     #[serde(skip)]
     progress: Progress,
+    #[serde(skip)]
+    cancel: Cancel,
 }
 
 /// Why a job was refused.
@@ -152,6 +193,10 @@ impl CrawlJob {
     /// The shared counter of finished URLs.
     pub fn progress(&self) -> &Progress {
         &self.progress
+    }
+    /// The shared stop signal.
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
     }
     /// The number of URLs the job will attempt at most (list length or `max_pages`).
     pub fn max_urls(&self) -> usize {
@@ -317,6 +362,7 @@ impl CrawlJobBuilder {
             user_agent: self.user_agent,
             allow_non_loopback: self.allow_non_loopback,
             progress: Progress::default(),
+            cancel: Cancel::default(),
         })
     }
 }

@@ -110,6 +110,9 @@ pub struct CrawlReport {
     pub resources: ResourceUsage,
     /// The most fetches outstanding at once, as the backend's crawl loop saw it.
     pub peak_in_flight: usize,
+    /// The run was cancelled (Ctrl-C / SIGTERM) before it finished: a partial report.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Backend-specific counters (worker restarts, IPC bytes, thread counts, …).
     #[serde(default)]
     pub extra: BTreeMap<String, f64>,
@@ -176,7 +179,8 @@ impl CrawlReport {
             latency,
             resources,
             peak_in_flight: driven.peak_in_flight,
-            extra: BTreeMap::new(),
+            interrupted: driven.interrupted,
+            extra: driven.extra,
             origin: None,
             verification: None,
             outcomes: driven.outcomes,
