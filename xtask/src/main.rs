@@ -4,6 +4,8 @@
 //! Commands:
 //! - `check-core`: proves the core crate names no async runtime and no HTTP client (the
 //!   workspace's first architecture invariant) by asking `cargo tree`.
+//! - `new-backend NAME`: generates and registers a backend crate (see `new_backend.rs`).
+//! - `scaffold-check`: proves the generator's output still builds (run by CI).
 
 use std::{
     path::{Path, PathBuf},
@@ -12,17 +14,25 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod new_backend;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  check-core    fail if crawlbench-core depends on a runtime or HTTP client";
+  check-core          fail if crawlbench-core depends on a runtime or HTTP client
+  new-backend NAME    generate crates/backends/NAME and register it
+  scaffold-check      generate a backend in a temporary copy and build it";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check-core") => check_core(),
+        Some("new-backend") => match args.get(1) {
+            Some(name) => new_backend::new_backend(&project_root(), name),
+            None => bail!("new-backend needs a NAME, e.g. `cargo xtask new-backend glommio-h1`"),
+        },
+        Some("scaffold-check") => new_backend::scaffold_check(&project_root()),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -1,5 +1,5 @@
 //! Argument parsing and the three commands. Exit codes: 0 ok, 1 verification failed, 2 bad
-//! usage or input (including a job a backend refuses).
+//! usage or input (including a job a backend refuses), 130 interrupted (partial report).
 
 use std::{
     io::{IsTerminal, Write},
@@ -268,6 +268,8 @@ fn run(args: RunArgs) -> Result<i32> {
         let exe = std::env::current_exe()
             .context("cannot find the crawlbench executable to start the origin")?;
         let mut cmd = Command::new(exe);
+        // Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.args([
             "serve",
             "--control-stdio",
@@ -307,15 +309,17 @@ fn run(args: RunArgs) -> Result<i32> {
         build_job(&args, workload)?
     };
 
+    let interrupts = stop_on_signals(&job)?;
     let progress = ProgressReporter::start(&job);
     let result = backend.run(&job);
     progress.finish();
+    interrupts.close();
     let mut report = result.map_err(|e| anyhow!(e))?;
 
     if let Some(o) = origin.as_mut() {
         report.origin = o.stats().ok();
     }
-    if let Some(site) = &site {
+    if let Some(site) = site.as_ref().filter(|_| !report.interrupted) {
         let truth = site.ground_truth(&job);
         report.verification = Some(truth.verify(&job, &report.outcomes));
     }
@@ -330,9 +334,31 @@ fn run(args: RunArgs) -> Result<i32> {
         eprintln!("report written to {}", path.display());
     }
     Ok(match report.verified() {
+        _ if report.interrupted => 130,
         Some(false) => 1,
         _ => 0,
     })
+}
+
+/// On SIGINT or SIGTERM, asks the run to stop (it returns a partial report, still written with
+/// `--json`); a second signal exits at once. Child processes (origin, workers) run in their own
+/// process groups and exit when our pipes to them close.
+fn stop_on_signals(job: &CrawlJob) -> Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install signal handlers")?;
+    let handle = signals.handle();
+    let cancel = job.cancel().clone();
+    thread::spawn(move || {
+        for signal in signals.forever() {
+            if cancel.is_cancelled() {
+                std::process::exit(128 + signal);
+            }
+            eprintln!("\ninterrupted: stopping the run (again to quit at once)");
+            cancel.cancel();
+        }
+    });
+    Ok(handle)
 }
 
 fn build_job(args: &RunArgs, workload: Workload) -> Result<CrawlJob> {
@@ -463,7 +489,7 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         own_origin,
         args.site.faults.rates.is_empty(),
     ) {
-        (LatencyModel::Fixed { ms }, "list", true, true) if *ms > 0.0 => {
+        (LatencyModel::Fixed { ms }, "list", true, true) if *ms > 0.0 && !r.interrupted => {
             Some(r.job.max_urls.div_ceil(r.job.concurrency) as f64 * ms / 1e3)
         }
         _ => None,
@@ -554,6 +580,9 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
             for d in &v.differences {
                 println!("            {d}");
             }
+        }
+        None if r.interrupted => {
+            println!("verified    no: the run was interrupted (partial report)")
         }
         None => println!("verified    n/a (external server: no ground truth)"),
     }

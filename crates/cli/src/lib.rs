@@ -14,6 +14,7 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_threadpool_ureq::ThreadpoolUreq),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread()),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::current_thread()),
+        Box::new(crawlbench_tokio_blocking_ureq::TokioBlockingUreq),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]
 }

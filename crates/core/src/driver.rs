@@ -97,6 +97,16 @@ pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
     }
 }
 
+/// Turns a spawned task's join future (tokio's `JoinHandle`, async-std's, smol's …) into an
+/// outcome future: a task that panicked or was cancelled becomes a [`lost_outcome`] for its URL,
+/// never a missing URL or a hang.
+pub fn settle<E: std::fmt::Display>(
+    url: Url,
+    task: impl Future<Output = Result<FetchOutcome, E>>,
+) -> impl Future<Output = FetchOutcome> {
+    task.map(move |r| r.unwrap_or_else(|e| lost_outcome(url, &format!("fetch task failed: {e}"))))
+}
+
 type PoolTask = (Url, futures_channel::oneshot::Sender<FetchOutcome>);
 
 /// The most threads [`run_on_thread_pool`] starts. 19,000 threads of 512 KiB stacks is about

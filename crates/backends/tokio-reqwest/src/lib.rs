@@ -16,7 +16,7 @@ use std::{future::Future, sync::Arc};
 use crawlbench_core::{
     AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, CrawlJob,
     CrawlReport, ErrorKind, FetchError, FetchOutcome, RawResponse, UpstreamStatus,
-    driver::{drive, lost_outcome},
+    driver::{drive, settle},
     fetch::{Phase, fetch_async},
     report::measure,
 };
@@ -102,11 +102,10 @@ pub fn spawn_fetch(
     url: Url,
 ) -> impl Future<Output = FetchOutcome> + use<> {
     let (client, job, lost) = (Arc::clone(client), Arc::clone(job), url.clone());
-    let task = tokio::spawn(async move { fetch_async(&*client, &job, url).await });
-    async move {
-        task.await
-            .unwrap_or_else(|e| lost_outcome(lost, &format!("fetch task failed: {e}")))
-    }
+    settle(
+        lost,
+        tokio::spawn(async move { fetch_async(&*client, &job, url).await }),
+    )
 }
 
 /// Which tokio runtime.
