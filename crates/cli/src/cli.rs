@@ -184,29 +184,42 @@ pub fn main() -> i32 {
 }
 
 fn list() -> Result<()> {
+    let header = ["backend", "model", "runtime", "client", "threads", "status"];
+    let rows: Vec<[String; 6]> = crate::backends()
+        .iter()
+        .map(|b| {
+            let i = b.info();
+            let status = match &i.status {
+                crawlbench_core::UpstreamStatus::Maintained => "maintained".to_owned(),
+                crawlbench_core::UpstreamStatus::Discontinued(note) => {
+                    format!("discontinued: {note}")
+                }
+            };
+            [
+                i.name,
+                i.model.label().to_owned(),
+                i.runtime,
+                i.client,
+                i.threads,
+                status,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:<22} {:<24} {:<26} {:<14} {:<18} status",
-        "backend", "model", "runtime", "client", "threads"
-    )?;
-    for b in crate::backends() {
-        let i = b.info();
-        let status = match &i.status {
-            crawlbench_core::UpstreamStatus::Maintained => "maintained".to_owned(),
-            crawlbench_core::UpstreamStatus::Discontinued(note) => {
-                format!("discontinued upstream: {note}")
-            }
-        };
-        writeln!(
-            out,
-            "{:<22} {:<24} {:<26} {:<14} {:<18} {status}",
-            i.name,
-            i.model.label(),
-            i.runtime,
-            i.client,
-            i.threads
-        )?;
+    let header = header.map(str::to_owned);
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
     Ok(())
 }

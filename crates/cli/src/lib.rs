@@ -8,6 +8,21 @@ use crawlbench_core::Backend;
 
 pub mod cli;
 
+/// If this process was started to play a child role for a measured run — a multi-process
+/// backend's worker (`<exe> worker`) — runs it and returns its exit code. Every binary that uses
+/// the registry (the CLI, the benches) calls this first, because backends that spawn helpers
+/// re-execute the current executable.
+pub fn child_role_main() -> Option<i32> {
+    let role = std::env::args().nth(1)?;
+    CHILD_ROLES
+        .iter()
+        .find(|(name, _)| *name == role)
+        .map(|(_, run)| run())
+}
+
+/// `(first argument, entry point)` of every child role a backend may start.
+const CHILD_ROLES: &[(&str, fn() -> i32)] = &[];
+
 /// Every registered backend, in the order listings and reports show them.
 pub fn backends() -> Vec<Box<dyn Backend>> {
     vec![
@@ -15,6 +30,9 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread()),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::current_thread()),
         Box::new(crawlbench_tokio_blocking_ureq::TokioBlockingUreq),
+        Box::new(crawlbench_asyncstd_surf::AsyncStdSurf::new()),
+        Box::new(crawlbench_smol_hyper::SmolHyper::multi_thread()),
+        Box::new(crawlbench_smol_hyper::SmolHyper::single_thread()),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]
 }

@@ -97,6 +97,28 @@ pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
     }
 }
 
+/// Runs one URL's fetch so that a panic inside it becomes a [`lost_outcome`] for that URL instead
+/// of unwinding through the executor (whose join handle would re-raise it on await). For
+/// executors whose tasks propagate panics (async-std, smol); tokio reports them as `JoinError`,
+/// which [`settle`] handles.
+pub fn guard_panics(
+    url: Url,
+    fetch: impl Future<Output = FetchOutcome>,
+) -> impl Future<Output = FetchOutcome> {
+    std::panic::AssertUnwindSafe(fetch)
+        .catch_unwind()
+        .map(move |r| {
+            r.unwrap_or_else(|payload| {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".into());
+                lost_outcome(url, &format!("fetch task panicked: {message}"))
+            })
+        })
+}
+
 /// Turns a spawned task's join future (tokio's `JoinHandle`, async-std's, smol's …) into an
 /// outcome future: a task that panicked or was cancelled becomes a [`lost_outcome`] for its URL,
 /// never a missing URL or a hang.
@@ -228,6 +250,16 @@ mod tests {
             status: crate::UpstreamStatus::Maintained,
             max_concurrency: None,
         }
+    }
+
+    #[test]
+    fn a_panicking_fetch_becomes_a_lost_outcome() {
+        let url = Url::parse("http://127.0.0.1:1/p").unwrap();
+        let outcome =
+            futures_executor::block_on(guard_panics(url.clone(), async { panic!("boom") }));
+        assert_eq!(outcome.url, url);
+        assert_eq!(outcome.outcome, Outcome::Error(ErrorKind::Other));
+        assert!(outcome.error_detail.unwrap().contains("boom"));
     }
 
     #[test]

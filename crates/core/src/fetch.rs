@@ -133,13 +133,14 @@ impl FetchError {
             ErrorKind::Timeout
         } else if phase == Phase::Body {
             ErrorKind::Truncated
-        } else if lower.contains("connect") {
-            ErrorKind::Connect
         } else if lower.contains("closed")
             || lower.contains("reset")
             || lower.contains("incomplete")
         {
+            // Checked before "connect": "connection closed before message completed" is a reset.
             ErrorKind::Reset
+        } else if lower.contains("connect") {
+            ErrorKind::Connect
         } else if lower.contains("parse") || lower.contains("invalid") {
             ErrorKind::InvalidResponse
         } else {
@@ -240,6 +241,7 @@ pub struct RawResponse {
 #[derive(Debug)]
 pub struct BodyBuffer {
     limit: u64,
+    announced: Option<u64>,
     body: Vec<u8>,
 }
 
@@ -255,6 +257,7 @@ impl BodyBuffer {
         let capacity = content_length.unwrap_or(8 * 1024).min(limit) as usize;
         Ok(Self {
             limit,
+            announced: content_length,
             body: Vec::with_capacity(capacity),
         })
     }
@@ -272,19 +275,33 @@ impl BodyBuffer {
         loop {
             let n = reader.read(&mut chunk)?;
             if n == 0 {
-                return Ok(self.body);
+                // A short body is Truncated: carried through the io::Error like the cap.
+                return self
+                    .finish()
+                    .map_err(|e| io::Error::other(BodyTooLargeMarker(e)));
             }
             self.push(&chunk[..n])
                 .map_err(|e| io::Error::other(BodyTooLargeMarker(e)))?;
         }
     }
-    /// The collected body.
-    pub fn finish(self) -> Vec<u8> {
-        self.body
+    /// The collected body; [`ErrorKind::Truncated`] when fewer bytes arrived than the response
+    /// announced (some clients end a short body quietly at EOF).
+    pub fn finish(self) -> Result<Vec<u8>, FetchError> {
+        match self.announced {
+            Some(len) if (self.body.len() as u64) < len => Err(FetchError::new(
+                ErrorKind::Truncated,
+                format!(
+                    "connection closed after {} of {len} announced body bytes",
+                    self.body.len()
+                ),
+            )),
+            _ => Ok(self.body),
+        }
     }
 }
 
-/// Carries a [`FetchError`] through an [`io::Error`] so blocking readers can report the cap.
+/// Carries a [`FetchError`] (the cap, or a short body) through an [`io::Error`] so blocking
+/// readers can report it.
 #[derive(Debug)]
 struct BodyTooLargeMarker(FetchError);
 impl std::fmt::Display for BodyTooLargeMarker {

@@ -23,6 +23,7 @@ pub mod job;
 pub mod links;
 pub mod report;
 pub mod resources;
+pub mod summary;
 pub mod verify;
 
 pub use backend::{Backend, BackendError, BackendInfo, ConcurrencyModel, UpstreamStatus};

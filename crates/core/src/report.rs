@@ -66,7 +66,8 @@ pub struct JobSummary {
 }
 
 impl JobSummary {
-    fn of(job: &CrawlJob) -> Self {
+    /// The summary of `job`.
+    pub fn of(job: &CrawlJob) -> Self {
         Self {
             kind: match job.workload() {
                 Workload::List { .. } => "list".into(),

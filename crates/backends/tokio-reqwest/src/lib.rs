@@ -88,7 +88,7 @@ impl AsyncHttp for ReqwestClient {
                 status,
                 location,
                 content_type,
-                body: body.finish(),
+                body: body.finish()?,
             })
         }
     }
