@@ -20,8 +20,11 @@ pub fn child_role_main() -> Option<i32> {
         .map(|(_, run)| run())
 }
 
-/// `(first argument, entry point)` of every child role a backend may start.
-const CHILD_ROLES: &[(&str, fn() -> i32)] = &[];
+/// A child role: the first argument that selects it, and its entry point.
+type ChildRole = (&'static str, fn() -> i32);
+
+/// Every child role a backend may start.
+const CHILD_ROLES: &[ChildRole] = &[];
 
 /// Every registered backend, in the order listings and reports show them.
 pub fn backends() -> Vec<Box<dyn Backend>> {
