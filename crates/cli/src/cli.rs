@@ -560,6 +560,20 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         ),
         None => println!("in flight   peak {} (client)", r.peak_in_flight),
     }
+    if !r.extra.is_empty() {
+        let counters: Vec<String> = r.extra.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("backend     {}", counters.join(", "));
+        if let (Some(sent), Some(received)) = (
+            r.extra.get("ipc_bytes_sent"),
+            r.extra.get("ipc_bytes_received"),
+        ) && r.urls > 0
+        {
+            println!(
+                "ipc         {:.0} bytes per URL (both directions)",
+                (sent + received) / r.urls as f64
+            );
+        }
+    }
     let statuses: Vec<String> = r
         .statuses
         .iter()

@@ -5,6 +5,7 @@
 //! backend shows up everywhere with no other edit.
 
 use crawlbench_core::Backend;
+use crawlbench_multiprocess::{MultiProcess, WorkerCommand};
 
 pub mod cli;
 
@@ -24,7 +25,7 @@ pub fn child_role_main() -> Option<i32> {
 type ChildRole = (&'static str, fn() -> i32);
 
 /// Every child role a backend may start.
-const CHILD_ROLES: &[ChildRole] = &[];
+const CHILD_ROLES: &[ChildRole] = &[("worker", crawlbench_multiprocess::worker_main)];
 
 /// Every registered backend, in the order listings and reports show them.
 pub fn backends() -> Vec<Box<dyn Backend>> {
@@ -36,6 +37,12 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_asyncstd_surf::AsyncStdSurf::new()),
         Box::new(crawlbench_smol_hyper::SmolHyper::multi_thread()),
         Box::new(crawlbench_smol_hyper::SmolHyper::single_thread()),
+        Box::new(MultiProcess::asynchronous(WorkerCommand::current_exe_with(
+            ["worker"],
+        ))),
+        Box::new(MultiProcess::blocking(WorkerCommand::current_exe_with([
+            "worker",
+        ]))),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]
 }

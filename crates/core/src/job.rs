@@ -190,6 +190,10 @@ impl CrawlJob {
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
+    /// Whether URLs off loopback were allowed on purpose.
+    pub fn allows_non_loopback(&self) -> bool {
+        self.allow_non_loopback
+    }
     /// The shared counter of finished URLs.
     pub fn progress(&self) -> &Progress {
         &self.progress

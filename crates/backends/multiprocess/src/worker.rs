@@ -1,0 +1,329 @@
+//! The worker process: the same fetch engines as the in-process backends (tokio + reqwest, or
+//! blocking ureq), behind a dispatcher that reads `Fetch` frames from stdin and writes `Outcome`
+//! frames to stdout.
+//!
+//! Life of a worker: take stdout for the protocol (and point fd 1 at stderr, so a stray `println!`
+//! in any dependency cannot corrupt a frame); read the coordinator's `Hello`; on a version
+//! mismatch answer with our own `Hello` (so the coordinator can name both versions) and exit; build
+//! the engine, or answer `Refused` when that fails; answer `Hello`; then fetch until stdin closes,
+//! and exit at once — fetches still in flight are abandoned (the coordinator closes stdin only
+//! when it needs no more outcomes), so a dead or cancelled coordinator never leaves workers behind.
+
+use std::{
+    fs::File,
+    io::{self, IsTerminal, Write},
+    os::fd::FromRawFd,
+    sync::Arc,
+    task::Poll,
+};
+
+use crawlbench_core::{CrawlJob, FetchOutcome, fetch::fetch_blocking};
+use crawlbench_threadpool_ureq::UreqClient;
+use crawlbench_tokio_reqwest::{ReqwestClient, spawn_fetch};
+use futures_util::{StreamExt, stream::FuturesUnordered};
+use url::Url;
+
+use crate::protocol::{
+    FromWorker, Mode, PROTOCOL_VERSION, ToWorker, decode, probe_hello, read_frame, write_frame,
+};
+
+/// **Test-only fault injection.** When this environment variable is set on the worker command,
+/// the *first incarnation of worker 0* misbehaves on purpose, so tests can check that the
+/// coordinator survives it:
+/// - `garbage-after:N` — after N outcomes it writes an undecodable frame *instead of* its next
+///   outcome (so it holds at least that URL when the coordinator drops it);
+/// - `wrong-version` — it answers `Hello` with protocol version `PROTOCOL_VERSION + 1000`.
+///
+/// Any other value makes every worker exit with an error. Never set it outside tests.
+pub const FAULT_ENV: &str = "CRAWLBENCH_WORKER_FAULT";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    None,
+    GarbageAfter(u64),
+    WrongVersion,
+}
+
+impl Fault {
+    fn from_env() -> Result<Self, String> {
+        let Some(value) = std::env::var_os(FAULT_ENV) else {
+            return Ok(Self::None);
+        };
+        let value = value.to_string_lossy();
+        if value == "wrong-version" {
+            return Ok(Self::WrongVersion);
+        }
+        if let Some(n) = value.strip_prefix("garbage-after:")
+            && let Ok(n) = n.parse()
+        {
+            return Ok(Self::GarbageAfter(n));
+        }
+        Err(format!(
+            "{FAULT_ENV}={value:?} is not a fault (accepted: garbage-after:N, wrong-version)"
+        ))
+    }
+}
+
+/// A frame no version of the protocol decodes: a 4-byte payload of an unterminated varint.
+const GARBAGE_FRAME: [u8; 8] = [4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+
+/// Why a worker stopped early, and its exit code.
+#[derive(Debug)]
+struct Exit {
+    code: i32,
+    message: String,
+}
+
+impl Exit {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Exit codes: 0 stdin closed (normal), 1 the coordinator's pipe failed, 2 usage, protocol error
+/// or refused job, 3 protocol version mismatch.
+pub(crate) fn main() -> i32 {
+    match run() {
+        Ok(()) => 0,
+        Err(exit) => {
+            eprintln!(
+                "crawlbench-worker (pid {}): {}",
+                std::process::id(),
+                exit.message
+            );
+            exit.code
+        }
+    }
+}
+
+fn run() -> Result<(), Exit> {
+    if io::stdin().is_terminal() {
+        return Err(Exit::new(
+            2,
+            "this is the multiprocess backend's worker; it speaks a binary protocol on \
+             stdin/stdout and is started by the coordinator, not by hand",
+        ));
+    }
+    let out = protocol_stdout().map_err(|e| Exit::new(1, format!("cannot set up stdout: {e}")))?;
+    let mut input = io::stdin().lock();
+    let mut buf = Vec::new();
+    match read_frame(&mut input, &mut buf) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(Exit::new(2, format!("bad hello from the coordinator: {e}"))),
+    }
+    drop(input);
+    let mut output = Output {
+        out,
+        fault: Fault::None,
+        sent: 0,
+    };
+    let their_version = probe_hello(&buf)
+        .map_err(|e| Exit::new(2, format!("bad hello from the coordinator: {e}")))?
+        .ok_or_else(|| Exit::new(2, "the coordinator's first frame is not a hello"))?;
+    if their_version != PROTOCOL_VERSION {
+        // Answer anyway, so the coordinator can report both versions.
+        let _ = output.hello(PROTOCOL_VERSION);
+        return Err(Exit::new(
+            3,
+            format!(
+                "the coordinator speaks protocol version {their_version}, this worker speaks \
+                 version {PROTOCOL_VERSION}"
+            ),
+        ));
+    }
+    let ToWorker::Hello {
+        mode,
+        job,
+        slots,
+        worker,
+        incarnation,
+        ..
+    } = decode(&buf).map_err(|e| Exit::new(2, format!("bad hello from the coordinator: {e}")))?
+    else {
+        return Err(Exit::new(2, "the coordinator's first frame is not a hello"));
+    };
+    let fault = Fault::from_env().map_err(|e| Exit::new(2, e))?;
+    if worker == 0 && incarnation == 0 {
+        output.fault = fault;
+    }
+    if let Err(e) = job.validate() {
+        return output.refuse(format!("invalid job: {e}"));
+    }
+    let job = Arc::new(job);
+    match mode {
+        Mode::Blocking if slots != 1 => output.refuse(format!(
+            "a blocking worker runs one fetch at a time, the coordinator asked for {slots}"
+        )),
+        Mode::Blocking => serve_blocking(&job, output),
+        Mode::Async => serve_async(job, slots as usize, output),
+    }
+}
+
+/// Moves the protocol stream to a private descriptor and points fd 1 at stderr.
+fn protocol_stdout() -> io::Result<File> {
+    // SAFETY: fcntl/dup2 on this process's own standard descriptors. The duplicate is a fresh
+    // descriptor that nothing else owns, so handing it to a File is sound.
+    unsafe {
+        let fd = libc::fcntl(libc::STDOUT_FILENO, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
+            let err = io::Error::last_os_error();
+            libc::close(fd);
+            return Err(err);
+        }
+        Ok(File::from_raw_fd(fd))
+    }
+}
+
+/// The protocol's output side (unbuffered: one `write` per frame, nothing to flush).
+struct Output {
+    out: File,
+    fault: Fault,
+    sent: u64,
+}
+
+impl Output {
+    fn send(&mut self, msg: &FromWorker) -> Result<(), Exit> {
+        write_frame(&mut self.out, msg)
+            .map(drop)
+            .map_err(|e| Exit::new(1, format!("cannot write to the coordinator: {e}")))
+    }
+
+    fn hello(&mut self, version: u32) -> Result<(), Exit> {
+        let version = match self.fault {
+            Fault::WrongVersion => version + 1000,
+            _ => version,
+        };
+        self.send(&FromWorker::Hello {
+            version,
+            pid: std::process::id(),
+        })
+    }
+
+    fn refuse(&mut self, reason: String) -> Result<(), Exit> {
+        self.send(&FromWorker::Refused {
+            reason: reason.clone(),
+        })?;
+        Err(Exit::new(2, reason))
+    }
+
+    fn outcome(&mut self, id: u64, outcome: FetchOutcome) -> Result<(), Exit> {
+        let garbage = self.fault == Fault::GarbageAfter(self.sent);
+        self.sent += 1;
+        if garbage {
+            return self
+                .out
+                .write_all(&GARBAGE_FRAME)
+                .map_err(|e| Exit::new(1, format!("cannot write to the coordinator: {e}")));
+        }
+        self.send(&FromWorker::Outcome {
+            id,
+            outcome: outcome.into(),
+        })
+    }
+}
+
+/// The next `Fetch` on stdin; `None` when stdin closed.
+fn next_fetch(input: &mut impl io::Read, buf: &mut Vec<u8>) -> Result<Option<(u64, Url)>, Exit> {
+    let protocol = |e: String| Exit::new(2, format!("protocol error from the coordinator: {e}"));
+    match read_frame(input, buf) {
+        Ok(None) => Ok(None),
+        Ok(Some(_)) => match decode::<ToWorker>(buf).map_err(|e| protocol(e.to_string()))? {
+            ToWorker::Fetch { id, url } => Ok(Some((id, url))),
+            ToWorker::Hello { .. } => Err(protocol("a second hello".into())),
+        },
+        Err(e) => Err(protocol(e.to_string())),
+    }
+}
+
+/// One blocking ureq fetch at a time: `requests` in a process, like a `ProcessPoolExecutor` task.
+fn serve_blocking(job: &CrawlJob, mut output: Output) -> Result<(), Exit> {
+    let client = UreqClient::new(job, 1);
+    output.hello(PROTOCOL_VERSION)?;
+    let mut input = io::stdin().lock();
+    let mut buf = Vec::new();
+    while let Some((id, url)) = next_fetch(&mut input, &mut buf)? {
+        output.outcome(id, fetch_blocking(&client, job, url))?;
+    }
+    Ok(())
+}
+
+/// The tokio-reqwest engine on a current-thread runtime: one event loop per process, like an
+/// aiomultiprocess worker. Stdin is read on a thread of its own so the loop never blocks on it.
+fn serve_async(job: Arc<CrawlJob>, slots: usize, mut output: Output) -> Result<(), Exit> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return output.refuse(format!("cannot build the tokio runtime: {e}")),
+    };
+    let client = {
+        let _entered = runtime.enter();
+        match ReqwestClient::new(&job) {
+            Ok(c) => Arc::new(c),
+            Err(e) => return output.refuse(format!("cannot build the reqwest client: {e}")),
+        }
+    };
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<Result<(u64, Url), Exit>>();
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut input = io::stdin().lock();
+            let mut buf = Vec::new();
+            loop {
+                let next = next_fetch(&mut input, &mut buf).transpose();
+                let Some(next) = next else { return };
+                let stop = next.is_err();
+                if tx.unbounded_send(next).is_err() || stop {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Exit::new(1, format!("cannot start the stdin thread: {e}")))?;
+    output.hello(PROTOCOL_VERSION)?;
+
+    enum Event<D> {
+        Done(D),
+        Input(Option<Result<(u64, Url), Exit>>),
+    }
+    let result = runtime.block_on(async {
+        let mut running = FuturesUnordered::new();
+        loop {
+            let event = std::future::poll_fn(|cx| {
+                if let Poll::Ready(Some(done)) = running.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Done(done));
+                }
+                rx.poll_next_unpin(cx).map(Event::Input)
+            })
+            .await;
+            match event {
+                Event::Done((id, outcome)) => output.outcome(id, outcome)?,
+                Event::Input(Some(Ok((id, url)))) => {
+                    if running.len() >= slots {
+                        return Err(Exit::new(
+                            2,
+                            format!(
+                                "protocol error from the coordinator: more than {slots} \
+                                 fetches outstanding"
+                            ),
+                        ));
+                    }
+                    let fetch = spawn_fetch(&client, &job, url);
+                    running.push(async move { (id, fetch.await) });
+                }
+                Event::Input(Some(Err(e))) => return Err(e),
+                // Stdin closed: stop now, abandoning whatever is in flight.
+                Event::Input(None) => return Ok(()),
+            }
+        }
+    });
+    runtime.shutdown_background();
+    result
+}
