@@ -11,6 +11,12 @@
 //!   here); the order is recorded;
 //! - each run goes through `iter_custom` and reports the backend's own wall time (its runtime's
 //!   setup and teardown included, the origin reset and verification excluded);
+//! - each run happens in a fresh child process (this binary re-executed with
+//!   `CRAWLBENCH_ROLE=run`): a process's peak RSS cannot be un-done, and an allocator keeps the
+//!   memory a previous backend freed (1,024 threads' worth after a thread-pool run), so measuring
+//!   several backends in one process would charge each with its predecessors' memory. The child
+//!   gets the job as JSON on stdin and answers with the `CrawlReport` on stdout; the parent
+//!   verifies it;
 //! - a job a backend refuses (above its declared concurrency limit) or a run that fails becomes a
 //!   failed cell with its reason, never a silent skip or a lower concurrency.
 //!
@@ -130,11 +136,14 @@ pub fn is_pool_model(info: &BackendInfo) -> bool {
 /// The entry point of every bench binary: plays a child role if asked to (origin, worker),
 /// otherwise runs `workload` under criterion.
 pub fn main(workload: fn(Profile) -> Workload) {
-    if std::env::var("CRAWLBENCH_ROLE").as_deref() == Ok("origin") {
-        std::process::exit(serve_origin_role());
-    }
+    // Argument roles first: a worker started by a `run` child inherits its environment.
     if let Some(code) = crawlbench::child_role_main() {
         std::process::exit(code);
+    }
+    match std::env::var("CRAWLBENCH_ROLE").as_deref() {
+        Ok("origin") => std::process::exit(serve_origin_role()),
+        Ok("run") => std::process::exit(run_role()),
+        _ => {}
     }
     raise_fd_limit();
     let profile = Profile::current();
@@ -167,6 +176,67 @@ fn serve_origin_role() -> i32 {
             1
         }
     }
+}
+
+/// What the parent sends a `run` child.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunRequest {
+    backend: String,
+    job: CrawlJob,
+}
+
+/// The `run` child: one run of one backend in a fresh process; the report (or the reason it
+/// could not run) as JSON on stdout.
+fn run_role() -> i32 {
+    let answer: Result<crawlbench_core::CrawlReport, String> = (|| {
+        let request: RunRequest = serde_json::from_reader(std::io::stdin().lock())
+            .map_err(|e| format!("bad run request: {e}"))?;
+        request.job.validate().map_err(|e| e.to_string())?;
+        raise_fd_limit();
+        let backend = crawlbench::backend(&request.backend)?;
+        backend.run(&request.job).map_err(|e| e.to_string())
+    })();
+    let stdout = std::io::stdout().lock();
+    match serde_json::to_writer(std::io::BufWriter::new(stdout), &answer) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("run child: cannot write the report: {e}");
+            1
+        }
+    }
+}
+
+/// Runs `job` on `backend` in a fresh child process and returns its report.
+fn run_in_child(backend: &str, job: &CrawlJob) -> Result<crawlbench_core::CrawlReport, String> {
+    use std::io::Write;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the bench executable: {e}"))?;
+    let mut child = Command::new(exe)
+        .env("CRAWLBENCH_ROLE", "run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the run process: {e}"))?;
+    let request = RunRequest {
+        backend: backend.to_owned(),
+        job: job.clone(),
+    };
+    let sent = child.stdin.take().map(|mut stdin| {
+        serde_json::to_writer(&mut stdin, &request)
+            .map_err(|e| e.to_string())
+            .and_then(|()| stdin.flush().map_err(|e| e.to_string()))
+    });
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("run process failed: {e}"))?;
+    if let Some(Err(e)) = sent {
+        return Err(format!("cannot send the job to the run process: {e}"));
+    }
+    if !output.status.success() {
+        return Err(format!("the run process exited with {}", output.status));
+    }
+    serde_json::from_slice::<Result<crawlbench_core::CrawlReport, String>>(&output.stdout)
+        .map_err(|e| format!("the run process sent no report ({e})"))?
 }
 
 /// Where results go: `target/crawlbench` of this workspace.
@@ -285,7 +355,7 @@ fn run_workload(c: &mut Criterion, profile: Profile, workload: &Workload) -> std
                                     *failure = Some(format!("origin reset failed: {e}"));
                                     break;
                                 }
-                                match backend.run(job) {
+                                match run_in_child(&info.name, job) {
                                     Ok(mut report) => {
                                         report.origin = origin.stats().ok();
                                         report.verification =
@@ -293,7 +363,7 @@ fn run_workload(c: &mut Criterion, profile: Profile, workload: &Workload) -> std
                                         total += Duration::from_secs_f64(report.wall_secs);
                                         runs.push(RunSummary::from(&report));
                                     }
-                                    Err(e) => *failure = Some(e.to_string()),
+                                    Err(e) => *failure = Some(e),
                                 }
                             }
                             total

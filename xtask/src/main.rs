@@ -6,6 +6,8 @@
 //!   workspace's first architecture invariant) by asking `cargo tree`.
 //! - `new-backend NAME`: generates and registers a backend crate (see `new_backend.rs`).
 //! - `scaffold-check`: proves the generator's output still builds (run by CI).
+//! - `report`: collates the bench suite's output into `results/` (see `report/mod.rs`).
+//! - `compare OLD NEW`: compares two `results.json` files.
 
 use std::{
     path::{Path, PathBuf},
@@ -15,6 +17,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 mod new_backend;
+mod report;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -22,7 +25,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   check-core          fail if crawlbench-core depends on a runtime or HTTP client
   new-backend NAME    generate crates/backends/NAME and register it
-  scaffold-check      generate a backend in a temporary copy and build it";
+  scaffold-check      generate a backend in a temporary copy and build it
+  report [--run] [--profile quick|full] [--seed N] [--out DIR]
+                      collate target/crawlbench and criterion's estimates into
+                      DIR (default results/): REPORT.md, *.svg, results.json;
+                      --run first reruns the benches (old data removed):
+                      CRAWLBENCH_PROFILE=quick|full (default quick; quick adds
+                      criterion's --quick), CRAWLBENCH_ORDER_SEED=N with --seed
+  compare OLD NEW     per workload and backend, the change of median wall time
+                      between two results.json files, and verification changes";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +44,8 @@ fn main() -> Result<()> {
             None => bail!("new-backend needs a NAME, e.g. `cargo xtask new-backend glommio-h1`"),
         },
         Some("scaffold-check") => new_backend::scaffold_check(&project_root()),
+        Some("report") => report::report_command(&project_root(), &args[1..]),
+        Some("compare") => report::compare_command(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())

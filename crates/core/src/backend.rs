@@ -35,8 +35,10 @@ pub enum ConcurrencyModel {
     AsyncSingleThread,
     /// Async tasks handing blocking calls to a thread pool.
     AsyncOverThreads,
-    /// Several worker processes fed by a coordinator.
+    /// Worker processes fed by a coordinator, one blocking request in flight per process.
     Processes,
+    /// Worker processes fed by a coordinator, each running many async tasks.
+    AsyncProcesses,
 }
 
 impl ConcurrencyModel {
@@ -48,6 +50,7 @@ impl ConcurrencyModel {
             Self::AsyncSingleThread => "async, single thread",
             Self::AsyncOverThreads => "async over thread pool",
             Self::Processes => "processes",
+            Self::AsyncProcesses => "processes × async tasks",
         }
     }
 }

@@ -191,7 +191,7 @@ impl Backend for MultiProcess {
                 name: "multiprocess-async".into(),
                 runtime: "worker processes, each a tokio 1 current-thread runtime".into(),
                 client: "reqwest 0.13".into(),
-                model: ConcurrencyModel::Processes,
+                model: ConcurrencyModel::AsyncProcesses,
                 threads: format!(
                     "{} worker processes × 1 thread (one per core)",
                     self.async_workers
