@@ -95,15 +95,8 @@ impl Cancel {
 /// A validated workload plus the limits every backend must honour.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CrawlJob {
-    workload: Workload,
-    concurrency: usize,
-    #[serde(with = "duration_ms")]
-    timeout: Duration,
-    retries: u32,
-    max_redirects: u32,
-    max_body_bytes: u64,
-    user_agent: String,
-    allow_non_loopback: bool,
+    /// The validated settings (a job is a builder that passed [`CrawlJobBuilder::build`]).
+    spec: CrawlJobBuilder,
     #[serde(skip)]
     progress: Progress,
     #[serde(skip)]
@@ -135,10 +128,11 @@ pub enum JobError {
 }
 
 /// Builds a [`CrawlJob`]; [`CrawlJobBuilder::build`] validates it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CrawlJobBuilder {
     workload: Workload,
     concurrency: usize,
+    #[serde(with = "duration_ms")]
     timeout: Duration,
     retries: u32,
     max_redirects: u32,
@@ -164,35 +158,35 @@ impl CrawlJob {
 
     /// What to fetch.
     pub fn workload(&self) -> &Workload {
-        &self.workload
+        &self.spec.workload
     }
     /// The most requests in flight at any moment; backends must reach it and never exceed it.
     pub fn concurrency(&self) -> usize {
-        self.concurrency
+        self.spec.concurrency
     }
     /// Limit on one attempt (connect, headers and body).
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.spec.timeout
     }
     /// Extra attempts after a retryable failure.
     pub fn retries(&self) -> u32 {
-        self.retries
+        self.spec.retries
     }
     /// Redirects followed per URL before giving up.
     pub fn max_redirects(&self) -> u32 {
-        self.max_redirects
+        self.spec.max_redirects
     }
     /// Largest body accepted; a larger one is the outcome `body_too_large`.
     pub fn max_body_bytes(&self) -> u64 {
-        self.max_body_bytes
+        self.spec.max_body_bytes
     }
     /// The User-Agent header every request sends.
     pub fn user_agent(&self) -> &str {
-        &self.user_agent
+        &self.spec.user_agent
     }
     /// Whether URLs off loopback were allowed on purpose.
     pub fn allows_non_loopback(&self) -> bool {
-        self.allow_non_loopback
+        self.spec.allow_non_loopback
     }
     /// The shared counter of finished URLs.
     pub fn progress(&self) -> &Progress {
@@ -204,32 +198,21 @@ impl CrawlJob {
     }
     /// The number of URLs the job will attempt at most (list length or `max_pages`).
     pub fn max_urls(&self) -> usize {
-        match &self.workload {
+        match &self.spec.workload {
             Workload::List { urls } => urls.len(),
             Workload::Crawl { max_pages, .. } => *max_pages,
         }
     }
     /// The URLs the job starts from.
     pub fn start_urls(&self) -> &[Url] {
-        match &self.workload {
+        match &self.spec.workload {
             Workload::List { urls } => urls,
             Workload::Crawl { seeds, .. } => seeds,
         }
     }
     /// Re-checks a job that came from outside (e.g. deserialized by a worker process).
     pub fn validate(&self) -> Result<(), JobError> {
-        CrawlJobBuilder {
-            workload: self.workload.clone(),
-            concurrency: self.concurrency,
-            timeout: self.timeout,
-            retries: self.retries,
-            max_redirects: self.max_redirects,
-            max_body_bytes: self.max_body_bytes,
-            user_agent: self.user_agent.clone(),
-            allow_non_loopback: self.allow_non_loopback,
-        }
-        .build()
-        .map(drop)
+        self.spec.clone().build().map(drop)
     }
 }
 
@@ -357,14 +340,7 @@ impl CrawlJobBuilder {
             check_url(u, self.allow_non_loopback)?;
         }
         Ok(CrawlJob {
-            workload: self.workload,
-            concurrency: self.concurrency,
-            timeout: self.timeout,
-            retries: self.retries,
-            max_redirects: self.max_redirects,
-            max_body_bytes: self.max_body_bytes,
-            user_agent: self.user_agent,
-            allow_non_loopback: self.allow_non_loopback,
+            spec: self,
             progress: Progress::default(),
             cancel: Cancel::default(),
         })

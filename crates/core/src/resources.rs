@@ -56,6 +56,12 @@ fn secs(tv: libc::timeval) -> f64 {
     tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6
 }
 
+/// User + system CPU seconds this process has used so far.
+pub fn process_cpu_secs() -> f64 {
+    let own = rusage(libc::RUSAGE_SELF);
+    secs(own.ru_utime) + secs(own.ru_stime)
+}
+
 /// Current peak RSS (`VmHWM`) in bytes, if readable.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use crawlbench_core::report::OriginStats;
+use crawlbench_core::{report::OriginStats, resources::process_cpu_secs};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -62,18 +62,6 @@ pub fn serve_stdio(spec: SiteSpec, config: OriginConfig) -> io::Result<()> {
         out.flush()?;
     }
     Ok(())
-}
-
-/// User + system CPU seconds of this process.
-fn process_cpu_secs() -> f64 {
-    // SAFETY: getrusage fills a plain C struct we own.
-    let r = unsafe {
-        let mut r: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut r);
-        r
-    };
-    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    s(r.ru_utime) + s(r.ru_stime)
 }
 
 /// The parent's side: a child origin process.

@@ -675,3 +675,30 @@ fn run_builds_the_bench_command_with_profile_seed_and_quick_flag() {
     assert_eq!(args, ["bench", "-p", "crawlbench-benches"]);
     assert_eq!(env, [("CRAWLBENCH_PROFILE".to_owned(), "full".to_owned())]);
 }
+
+#[test]
+fn headline_has_one_row_per_backend_with_failures_and_unverified_named() {
+    let f = latency_fixture("headline");
+    let collated = collate(&f.target(), &f.out(), None).unwrap();
+    let report = fs::read_to_string(&collated.report).unwrap();
+    let rows = table(&report, "## Headline");
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "`a-threads`",
+            "`b-async`",
+            "`c-slow`",
+            "`d-wrong`",
+            "`e-refuses`"
+        ]
+    );
+    let eff = column(&report, "## Headline", "latency-list efficiency");
+    assert_eq!(rows[0][eff], "0.83"); // 0.5 / 0.60
+    assert_eq!(rows[1][eff], "0.91"); // 0.5 / 0.55
+    assert_eq!(rows[3][eff], "NOT verified");
+    assert_eq!(rows[4][eff], "failed");
+    // Workloads without data are shown as such, not invented.
+    let crawl = column(&report, "## Headline", "crawl s");
+    assert!(rows.iter().all(|r| r[crawl] == "—"), "{rows:?}");
+}

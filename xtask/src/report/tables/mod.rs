@@ -2,6 +2,7 @@
 //! sentence of what it measures, its charts and its ranked tables. Only formatting happens here;
 //! every number comes from [`Results`].
 
+mod headline;
 mod rows;
 
 use std::{collections::BTreeSet, fmt::Write as _};
@@ -52,6 +53,7 @@ pub(crate) fn render(results: &Results, previous: Option<&Results>) -> String {
         }
         line(w, "");
     }
+    headline::render(w, results);
     how_to_read(w, results, previous);
     for workload in &results.workloads {
         workload_section(w, results, workload, previous);
