@@ -362,6 +362,9 @@ impl std::fmt::Display for Outcome {
 }
 
 /// The result of fetching one URL, as every backend reports it.
+///
+/// Every field is always serialized (no `skip_serializing_if`): outcomes also travel between
+/// processes in postcard, a format that cannot decode skipped fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FetchOutcome {
     /// The URL as the frontier handed it out.
@@ -371,17 +374,14 @@ pub struct FetchOutcome {
     /// Status or error kind.
     pub outcome: Outcome,
     /// The client's message for the last failed attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
     /// Attempts made, counting retries and redirect hops.
     pub attempts: u32,
     /// Body bytes received on the final attempt.
     pub bytes: u64,
     /// xxh3-64 of the final body, when one was received.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<u64>,
     /// Links found in an HTML body, resolved and without fragments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Url>,
     /// From the first attempt's start to the outcome, in microseconds.
     pub latency_us: u64,

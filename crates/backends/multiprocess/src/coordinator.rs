@@ -887,7 +887,7 @@ fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sen
                 slot,
                 incarnation,
                 id,
-                outcome: outcome.into(),
+                outcome,
                 bytes,
             },
             Ok(FromWorker::Outcome { .. }) => {

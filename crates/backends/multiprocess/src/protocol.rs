@@ -12,7 +12,7 @@
 
 use std::io::{self, Read, Write};
 
-use crawlbench_core::{CrawlJob, FetchOutcome, Outcome};
+use crawlbench_core::{CrawlJob, FetchOutcome};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use url::Url;
 
@@ -62,80 +62,9 @@ pub(crate) enum FromWorker {
     /// First frame: the worker speaks `version` and is ready for `Fetch`es.
     Hello { version: u32, pid: u32 },
     /// The outcome of `Fetch { id, .. }`.
-    Outcome { id: u64, outcome: WireOutcome },
+    Outcome { id: u64, outcome: FetchOutcome },
     /// Instead of `Hello`: the worker cannot run this job (invalid limits, no runtime, …).
     Refused { reason: String },
-}
-
-/// [`FetchOutcome`] on the wire. The core type skips empty optional fields when serialized
-/// (`skip_serializing_if`, right for JSON reports), which a non-self-describing format like
-/// postcard cannot decode; this mirror always writes every field.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct WireOutcome {
-    url: Url,
-    final_url: Url,
-    outcome: Outcome,
-    error_detail: Option<String>,
-    attempts: u32,
-    bytes: u64,
-    digest: Option<u64>,
-    links: Vec<Url>,
-    latency_us: u64,
-}
-
-impl From<FetchOutcome> for WireOutcome {
-    fn from(o: FetchOutcome) -> Self {
-        // Exhaustive on purpose: a new field in FetchOutcome must be added here.
-        let FetchOutcome {
-            url,
-            final_url,
-            outcome,
-            error_detail,
-            attempts,
-            bytes,
-            digest,
-            links,
-            latency_us,
-        } = o;
-        Self {
-            url,
-            final_url,
-            outcome,
-            error_detail,
-            attempts,
-            bytes,
-            digest,
-            links,
-            latency_us,
-        }
-    }
-}
-
-impl From<WireOutcome> for FetchOutcome {
-    fn from(o: WireOutcome) -> Self {
-        let WireOutcome {
-            url,
-            final_url,
-            outcome,
-            error_detail,
-            attempts,
-            bytes,
-            digest,
-            links,
-            latency_us,
-        } = o;
-        Self {
-            url,
-            final_url,
-            outcome,
-            error_detail,
-            attempts,
-            bytes,
-            digest,
-            links,
-            latency_us,
-        }
-    }
 }
 
 /// Why a frame could not be read.
@@ -239,7 +168,7 @@ pub(crate) fn probe_hello(payload: &[u8]) -> Result<Option<u32>, FrameError> {
 mod tests {
     use std::io::Cursor;
 
-    use crawlbench_core::ErrorKind;
+    use crawlbench_core::{ErrorKind, Outcome};
 
     use super::*;
 
@@ -279,11 +208,11 @@ mod tests {
             FromWorker::Hello { version: 1, pid: 9 },
             FromWorker::Outcome {
                 id: 3,
-                outcome: outcome.clone().into(),
+                outcome: outcome.clone(),
             },
             FromWorker::Outcome {
                 id: u64::MAX,
-                outcome: failed.clone().into(),
+                outcome: failed.clone(),
             },
         ]);
         let mut r = Cursor::new(bytes);
@@ -294,14 +223,14 @@ mod tests {
         read_frame(&mut r, &mut buf).unwrap().unwrap();
         assert_eq!(probe_hello(&buf).unwrap(), None);
         match decode::<FromWorker>(&buf).unwrap() {
-            FromWorker::Outcome { id: 3, outcome: o } => assert_eq!(FetchOutcome::from(o), outcome),
+            FromWorker::Outcome { id: 3, outcome: o } => assert_eq!(o, outcome),
             other => panic!("{other:?}"),
         }
         read_frame(&mut r, &mut buf).unwrap().unwrap();
         match decode::<FromWorker>(&buf).unwrap() {
             FromWorker::Outcome { id, outcome: o } => {
                 assert_eq!(id, u64::MAX);
-                assert_eq!(FetchOutcome::from(o), failed);
+                assert_eq!(o, failed);
             }
             other => panic!("{other:?}"),
         }

@@ -222,10 +222,7 @@ impl Output {
                 .write_all(&GARBAGE_FRAME)
                 .map_err(|e| Exit::new(1, format!("cannot write to the coordinator: {e}")));
         }
-        self.send(&FromWorker::Outcome {
-            id,
-            outcome: outcome.into(),
-        })
+        self.send(&FromWorker::Outcome { id, outcome })
     }
 }
 
