@@ -7,9 +7,9 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::{
-    FONT, GRID, Metric, TEXT,
+    FONT, Metric, TEXT,
     axis::TickedAxis,
-    draw_error,
+    chart_builder, dark_on_white, draw_error,
     marks::{Orientation, draw_whisker},
 };
 use crate::report::{
@@ -54,11 +54,7 @@ pub(super) fn bar_chart(
         range: -0.5..n as f64 - 0.5,
         ticks: (0..n).map(|i| i as f64).collect(),
     };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, 20).into_font().color(&TEXT))
-        .margin(16)
-        .x_label_area_size(52)
-        .y_label_area_size(label_width)
+    let mut chart = chart_builder(&root, title, label_width)
         .build_cartesian_2d(0.0..x_max, y_range)
         .map_err(draw_error(path))?;
     // Row 0 (the best) at the top.
@@ -67,17 +63,11 @@ pub(super) fn bar_chart(
         let row = n as f64 - 1.0 - y.round();
         labels.get(row as usize).cloned().unwrap_or_default()
     };
-    chart
-        .configure_mesh()
+    dark_on_white(&mut chart.configure_mesh())
         .disable_y_mesh()
         .x_desc("median wall time of one run (s); error bars: confidence interval")
         .y_label_formatter(&label_of)
         .x_label_formatter(&|v| format::num(*v))
-        .label_style((FONT, 14).into_font().color(&TEXT))
-        .axis_desc_style((FONT, 15).into_font().color(&TEXT))
-        .axis_style(TEXT)
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
         .draw()
         .map_err(draw_error(path))?;
     for (row, c) in cells.iter().enumerate() {

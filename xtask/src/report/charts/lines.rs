@@ -10,9 +10,9 @@ use plotters::{
 };
 
 use super::{
-    FONT, GRID, Metric, TEXT,
+    FONT, Metric, TEXT,
     axis::{TickedAxis, thin},
-    draw_error,
+    chart_builder, dark_on_white, draw_error,
     marks::{DIAMOND, MARKERS, Orientation, draw_markers, draw_whisker},
 };
 use crate::report::{
@@ -152,24 +152,14 @@ fn draw_lines<X>(
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20).into_font().color(&TEXT))
-        .margin(16)
-        .x_label_area_size(52)
-        .y_label_area_size(72)
+    let mut chart = chart_builder(root, title, 72)
         .build_cartesian_2d(x, 0.0..y_max)
         .map_err(draw_error(path))?;
-    chart
-        .configure_mesh()
+    dark_on_white(&mut chart.configure_mesh())
         .x_desc(k.parameter_axis)
         .y_desc(metric.axis())
         .x_label_formatter(&|v| format::param_value(*v))
         .y_label_formatter(&|v| format::num(*v))
-        .label_style((FONT, 14).into_font().color(&TEXT))
-        .axis_desc_style((FONT, 15).into_font().color(&TEXT))
-        .axis_style(TEXT)
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
         .draw()
         .map_err(draw_error(path))?;
     for (i, s) in series.iter().enumerate() {

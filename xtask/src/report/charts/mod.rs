@@ -41,6 +41,39 @@ const TEXT: RGBColor = RGBColor(34, 34, 34);
 const GRID: RGBColor = RGBColor(200, 200, 200);
 const FONT: &str = "sans-serif";
 
+/// The frame every chart shares: title, margins and the x label area.
+fn chart_builder<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label_area: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, (FONT, 20).into_font().color(&TEXT))
+        .margin(16)
+        .x_label_area_size(52)
+        .y_label_area_size(y_label_area);
+    builder
+}
+
+/// Dark text and light grid lines on the white background, readable in GitHub's light and dark
+/// themes alike.
+fn dark_on_white<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: plotters::coord::ranged1d::Ranged,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FONT, 14).into_font().color(&TEXT))
+        .axis_desc_style((FONT, 15).into_font().color(&TEXT))
+        .axis_style(TEXT)
+        .bold_line_style(GRID)
+        .light_line_style(WHITE)
+}
+
 /// Draws every chart into `out` and returns what was written.
 pub(crate) fn draw_all(results: &Results, out: &Path) -> Result<Vec<ChartFile>> {
     let backends: Vec<String> = results
