@@ -12,6 +12,7 @@ use std::{
     future::Future,
     sync::{Arc, Mutex, mpsc},
     thread,
+    time::Instant,
 };
 
 use futures_util::{
@@ -62,7 +63,14 @@ where
             let Some(url) = frontier.next_url() else {
                 break;
             };
-            in_flight.push(dispatch(url));
+            // The clock starts here, before the backend sees the URL, and stops when the outcome
+            // is back in this loop: queueing in an executor, a hand-off to a thread pool or a
+            // worker process's IPC hops are what the models differ in, so they must count.
+            let dispatched = Instant::now();
+            in_flight.push(dispatch(url).map(move |mut outcome| {
+                outcome.latency_us = dispatched.elapsed().as_micros() as u64;
+                outcome
+            }));
         }
         driven.peak_in_flight = driven.peak_in_flight.max(in_flight.len());
         let cancelled = std::pin::pin!(job.cancel().cancelled());
@@ -94,6 +102,8 @@ pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
         digest: None,
         links: Vec::new(),
         latency_us: 0,
+        service_us: 0,
+        extract_ns: 0,
     }
 }
 
@@ -310,5 +320,38 @@ mod tests {
         urls.sort();
         urls.dedup();
         assert_eq!(urls.len(), 40);
+    }
+
+    #[test]
+    fn latency_counts_the_hand_off_not_only_the_service_time() {
+        // A backend whose executor picks each fetch up only after 40 ms of queueing: the
+        // service time stays small, the dispatch-to-outcome latency must include the wait.
+        let seed = Url::parse("http://127.0.0.1:1/s/0.html").unwrap();
+        let job = CrawlJob::crawl(vec![seed], 6)
+            .concurrency(2)
+            .build()
+            .unwrap();
+        let site = FakeSite {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        };
+        let driven = futures_executor::block_on(drive(&job, |url| {
+            let job = job.clone();
+            let site = &site;
+            async move {
+                thread::sleep(Duration::from_millis(40));
+                fetch_blocking(site, &job, url)
+            }
+        }));
+        assert_eq!(driven.outcomes.len(), 6);
+        for o in &driven.outcomes {
+            assert!(o.service_us >= 20_000, "the fake fetch sleeps 20 ms: {o:?}");
+            assert!(
+                o.latency_us >= o.service_us + 35_000,
+                "latency {} µs must include the 40 ms hand-off (service {} µs)",
+                o.latency_us,
+                o.service_us
+            );
+        }
     }
 }

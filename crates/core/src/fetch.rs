@@ -383,8 +383,16 @@ pub struct FetchOutcome {
     pub digest: Option<u64>,
     /// Links found in an HTML body, resolved and without fragments.
     pub links: Vec<Url>,
-    /// From the first attempt's start to the outcome, in microseconds.
+    /// From the moment the crawl loop dispatched the URL to the moment its outcome was back in
+    /// the loop, in microseconds: executor queueing, thread hand-offs and inter-process hops are
+    /// the costs under comparison, so they count. Set by [`crate::driver::drive`].
     pub latency_us: u64,
+    /// Service time inside the backend: from the first attempt's start to the outcome, in
+    /// microseconds (no queueing before the fetch started, no hand-off back).
+    pub service_us: u64,
+    /// Nanoseconds this URL spent in link extraction — harness work every backend pays alike,
+    /// reported so a backend's own CPU can be shown without it.
+    pub extract_ns: u64,
 }
 
 /// The per-URL state machine behind every fetch.
@@ -492,11 +500,13 @@ impl FetchPolicy {
                 .to_ascii_lowercase()
                 .starts_with("text/html")
         });
+        let extract_started = Instant::now();
         let links = if is_html && (200..300).contains(&resp.status) {
             links::extract(&self.current, &resp.body)
         } else {
             Vec::new()
         };
+        let extract_ns = extract_started.elapsed().as_nanos() as u64;
         FetchOutcome {
             url: self.url.clone(),
             final_url: self.current.clone(),
@@ -507,6 +517,8 @@ impl FetchPolicy {
             digest: Some(digest(&resp.body)),
             links,
             latency_us: self.latency_us(),
+            service_us: self.latency_us(),
+            extract_ns,
         }
     }
 
@@ -521,6 +533,8 @@ impl FetchPolicy {
             digest: None,
             links: Vec::new(),
             latency_us: self.latency_us(),
+            service_us: self.latency_us(),
+            extract_ns: 0,
         }
     }
 }

@@ -288,6 +288,8 @@ mod tests {
             digest: e.digest,
             links: e.links.clone(),
             latency_us: 1,
+            service_us: 1,
+            extract_ns: 0,
         }
     }
 

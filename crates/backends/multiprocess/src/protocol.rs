@@ -196,6 +196,8 @@ mod tests {
             digest: None,
             links: vec![],
             latency_us: 5,
+            service_us: 5,
+            extract_ns: 0,
         };
         let failed = FetchOutcome {
             outcome: Outcome::Error(ErrorKind::Reset),

@@ -1,0 +1,1 @@
+//! The interleaved campaign (being written).
