@@ -1,28 +1,9 @@
-//! Workload `throughput`: no server delay, small bodies, 64 in flight — what each model costs per
-//! request in CPU, and how many requests per second it can ask for on a shared 2-core machine
-//! (the origin's own CPU is reported apart).
-
-use crawlbench_benches::{Cell, Profile, Workload, list_job};
-use crawlbench_origin::SiteSpec;
-
-fn workload(profile: Profile) -> Workload {
-    let n = profile.pick(3000u32, 20_000);
-    Workload {
-        name: "throughput",
-        site: SiteSpec {
-            pages: n,
-            body_bytes: 512,
-            links_per_page: 4,
-            ..Default::default()
-        },
-        cells: vec![Cell {
-            parameter: n.to_string(),
-            job: Box::new(move |site, _| list_job(site, n, 64).build().expect("valid job")),
-            ideal_secs: None,
-        }],
-    }
-}
+//! Criterion group `throughput`: no server delay, 512-byte pages, 64 in flight — CPU per request.
+//!
+//! The workload is defined once, in `crawlbench-campaign` (`workloads.rs`), so this bench and
+//! the published campaign measure the same thing; `src/lib.rs` says what criterion's numbers
+//! are for.
 
 fn main() {
-    crawlbench_benches::main(workload);
+    crawlbench_benches::main("throughput");
 }

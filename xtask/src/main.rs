@@ -6,19 +6,27 @@
 //!   workspace's first architecture invariant) by asking `cargo tree`.
 //! - `new-backend NAME`: generates and registers a backend crate (see `new_backend.rs`).
 //! - `scaffold-check`: proves the generator's output still builds (run by CI).
-//! - `report`: collates the bench suite's output into `results/` (see `report/mod.rs`).
-//! - `compare OLD NEW`: compares two `results.json` files.
+//! - `report`: runs a campaign (`--run`) and collates its `report.json` into `REPORT.md` and
+//!   charts (see `report/mod.rs`).
+//! - `reproduce`: runs the campaign twice and checks that no ranking inverts (`reproduce.rs`).
+//! - `compare OLD NEW`: compares two `report.json` files.
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, ExitCode},
 };
 
 use anyhow::{Context, Result, bail};
 
+mod args;
+mod campaign;
 mod new_backend;
 mod report;
+mod reproduce;
 mod tidy;
+
+#[cfg(test)]
+mod testkit;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -26,16 +34,54 @@ commands:
   check-core          fail if crawlbench-core depends on a runtime or HTTP client
   new-backend NAME    generate crates/backends/NAME and register it
   scaffold-check      generate a backend in a temporary copy and build it
-  report [--run] [--profile quick|full] [--seed N] [--out DIR]
-                      collate target/crawlbench and criterion's estimates into
-                      DIR (default results/): REPORT.md, *.svg, results.json;
-                      --run first reruns the benches (old data removed):
-                      CRAWLBENCH_PROFILE=quick|full (default quick; quick adds
-                      criterion's --quick), CRAWLBENCH_ORDER_SEED=N with --seed
-  compare OLD NEW     per workload and backend, the change of median wall time
-                      between two results.json files, and verification changes";
+  report [--run] [--profile quick|full] [--seed N] [--rounds R]
+         [--out DIR | --publish] [-- CAMPAIGN-ARGS...]
+                      collate DIR/report.json into DIR/REPORT.md and SVG charts
+                      (DIR: target/crawlbench/report/ by default, results/ with
+                      --publish, the only way results/ is rewritten);
+                      --run first builds the release binary and runs
+                      `crawlbench campaign --profile P [--seed N] [--rounds R]
+                      [CAMPAIGN-ARGS] --out DIR` (default profile quick);
+                      with --publish the campaign runs in target/crawlbench/publish/
+                      and reaches results/ only when it completes
+  reproduce [--profile quick|full] [--seed N] [--rounds R] [--publish]
+            [-- CAMPAIGN-ARGS...]
+                      run the campaign twice (seeds N and N+1) into
+                      target/crawlbench/reproduce/{first,second}/, compare them,
+                      write reproduce.json and REPRODUCE.md there; exit 0 when
+                      they agree, 1 when not (the reasons are listed);
+                      --publish (only when they agree): the first campaign's
+                      report, charts, reproduce.json and REPRODUCE.md to results/
+  compare OLD NEW     per workload, parameter and backend, the change of median
+                      wall and CPU/request between two report.json files, and
+                      verification changes";
 
-fn main() -> Result<()> {
+/// An error that ends the process with a given status (1 for any other error).
+#[derive(Debug)]
+pub(crate) struct Exit {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(e.downcast_ref::<Exit>().map_or(1, |x| x.code))
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check-core") => check_core(),
@@ -45,6 +91,7 @@ fn main() -> Result<()> {
         },
         Some("scaffold-check") => new_backend::scaffold_check(&project_root()),
         Some("report") => report::report_command(&project_root(), &args[1..]),
+        Some("reproduce") => reproduce::reproduce_command(&project_root(), &args[1..]),
         Some("compare") => report::compare_command(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -4,7 +4,6 @@
 use std::{
     io::{IsTerminal, Write},
     path::{Path, PathBuf},
-    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -19,7 +18,7 @@ use crawlbench_core::{
     CrawlJob, CrawlReport, Workload, job::is_loopback, resources::raise_fd_limit,
 };
 use crawlbench_origin::{
-    LatencyModel, OriginConfig, OriginProcess, SiteSpec,
+    LatencyModel, OriginConfig, SiteSpec,
     site::{FaultProfile, parse_ms},
 };
 use url::Url;
@@ -43,6 +42,41 @@ enum Cmd {
     Run(RunArgs),
     /// Serve the synthetic origin site on loopback until interrupted.
     Serve(ServeArgs),
+    /// Run the interleaved campaign every published number comes from (see ARCHITECTURE.md):
+    /// rounds of every backend in shuffled order, each run a fresh verified process; writes
+    /// report.json and runs.jsonl (render with `cargo xtask report`).
+    Campaign(CampaignArgs),
+}
+
+#[derive(Args, Debug)]
+struct CampaignArgs {
+    /// Workload sizes: quick (minutes) or full (what results/ publishes).
+    #[arg(long, default_value = "quick", value_parser = crawlbench_campaign::Profile::parse)]
+    profile: crawlbench_campaign::Profile,
+    /// Rounds per cell (default: 5 quick, 11 full).
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Discarded warm-up runs per backend and cell.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Seed of the per-round shuffles and of the bootstraps (recorded).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Comma-separated workloads (default: all, in report order).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Comma-separated backends to enter (default: every registered backend).
+    #[arg(long, value_delimiter = ',')]
+    backends: Vec<String>,
+    /// The reference backend every ratio is taken to, and the A/A control.
+    #[arg(long, default_value = "tokio-reqwest")]
+    reference: String,
+    /// Skip the instruction counts under valgrind.
+    #[arg(long)]
+    no_callgrind: bool,
+    /// Output directory.
+    #[arg(long, default_value = "target/crawlbench/report")]
+    out: PathBuf,
 }
 
 /// The synthetic site's shape (shared by `run` and `serve`).
@@ -152,13 +186,6 @@ struct ServeArgs {
     /// Allow binding a non-loopback address.
     #[arg(long)]
     allow_non_loopback: bool,
-    /// Run as a measured run's child: announce on stdout, answer `stats`/`reset` on stdin, exit
-    /// when stdin closes.
-    #[arg(long, hide = true)]
-    control_stdio: bool,
-    /// The exact site spec as JSON (used by `run` for its child origin).
-    #[arg(long, hide = true)]
-    spec_json: Option<String>,
     #[command(flatten)]
     site: SiteArgs,
 }
@@ -176,6 +203,7 @@ pub fn main() -> i32 {
         Cmd::List => list().map(|()| 0),
         Cmd::Run(args) => run(args),
         Cmd::Serve(args) => serve(args).map(|()| 0),
+        Cmd::Campaign(args) => campaign(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -224,13 +252,61 @@ fn list() -> Result<()> {
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
-    let spec = match &args.spec_json {
-        Some(json) => serde_json::from_str::<SiteSpec>(json)
-            .context("--spec-json is not a valid site spec")?,
-        None => args.site.spec()?,
+fn campaign(args: CampaignArgs) -> Result<i32> {
+    let mut config = crawlbench_campaign::CampaignConfig::new(args.profile, args.out);
+    if let Some(r) = args.rounds {
+        if r == 0 {
+            bail!("--rounds 0: a campaign needs at least 1 round (accepted: 1 or more)");
+        }
+        config.rounds = r;
+    }
+    config.warmup = args.warmup;
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if !args.workloads.is_empty() {
+        config.workloads = args.workloads;
+    }
+    config.reference = args.reference;
+    config.backends = args.backends;
+    config.callgrind = !args.no_callgrind;
+    raise_fd_limit();
+    let host = crate::campaign_host().context("cannot find the crawlbench executable")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .context("cannot install signal handlers")?;
+        let handle = signals.handle();
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            for signal in signals.forever() {
+                if stop.swap(true, Ordering::SeqCst) {
+                    std::process::exit(128 + signal);
+                }
+                eprintln!(
+                    "\ninterrupted: finishing the report of what was measured (again to quit at once)"
+                );
+            }
+        });
+        handle
     };
-    spec.validate().map_err(|e| anyhow!(e))?;
+    let result = crawlbench_campaign::run_campaign(&config, &host, &stop);
+    handle.close();
+    let (report, interrupted) = result.map_err(|e| anyhow!(e))?;
+    eprintln!(
+        "campaign: {} cells, {} failed, {} rankings in {:.0} s; wrote {} and runs.jsonl",
+        report.cells.len(),
+        report.failures.len(),
+        report.rankings.len(),
+        report.campaign.duration_secs,
+        config.out.join("report.json").display()
+    );
+    Ok(if interrupted { 130 } else { 0 })
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let spec = args.site.spec()?;
     if !args.bind.is_loopback() && !args.allow_non_loopback {
         bail!(
             "--bind {} is not a loopback address (accepted: 127.0.0.0/8 or ::1; pass --allow-non-loopback to serve elsewhere on purpose)",
@@ -239,11 +315,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     }
     raise_fd_limit();
     let mut config = args.site.config();
-    config.bind =
-        std::net::SocketAddr::new(args.bind, if args.control_stdio { 0 } else { args.port });
-    if args.control_stdio {
-        return crawlbench_origin::process::serve_stdio(spec, config).context("origin failed");
-    }
+    config.bind = std::net::SocketAddr::new(args.bind, args.port);
     let origin = crawlbench_origin::RunningOrigin::start(spec.clone(), config.clone())
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     println!(
@@ -278,21 +350,10 @@ fn run(args: RunArgs) -> Result<i32> {
     let mut site = None;
     let job = if args.seeds.is_empty() {
         let spec = args.site.spec()?;
-        let exe = std::env::current_exe()
-            .context("cannot find the crawlbench executable to start the origin")?;
-        let mut cmd = Command::new(exe);
-        // Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        cmd.args([
-            "serve",
-            "--control-stdio",
-            "--spec-json",
-            &serde_json::to_string(&spec)?,
-        ]);
-        if let Some(t) = args.site.origin_threads {
-            cmd.args(["--origin-threads", &t.to_string()]);
-        }
-        let child = OriginProcess::spawn(cmd, spec).context("cannot start the origin process")?;
+        let host = crate::campaign_host().context("cannot find the crawlbench executable")?;
+        let child = host
+            .start_origin_with_threads(&spec, args.site.origin_threads)
+            .context("cannot start the origin process")?;
         let s = Arc::clone(child.site());
         let workload = if args.crawl {
             Workload::Crawl {
@@ -324,21 +385,16 @@ fn run(args: RunArgs) -> Result<i32> {
 
     let interrupts = stop_on_signals(&job)?;
     let progress = ProgressReporter::start(&job);
-    let result = backend.run(&job);
+    let result = match origin.as_mut() {
+        Some(o) => crawlbench_origin::verified_run(&*backend, &job, o).map_err(|e| anyhow!(e)),
+        None => backend.run(&job).map_err(|e| anyhow!(e)),
+    };
     progress.finish();
     interrupts.close();
-    let mut report = result.map_err(|e| anyhow!(e))?;
-
-    if let Some(o) = origin.as_mut() {
-        report.origin = o.stats().ok();
-    }
-    if let Some(site) = site.as_ref().filter(|_| !report.interrupted) {
-        let truth = site.ground_truth(&job);
-        report.verification = Some(truth.verify(&job, &report.outcomes));
-    }
     if let Some(o) = origin {
         o.stop();
     }
+    let report = result?;
     print_summary(&report, &args, site.is_some());
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report)?;
@@ -524,7 +580,7 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         r.urls_per_sec()
     );
     println!(
-        "latency     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "latency     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (dispatch to outcome)",
         ms(r.latency.p50_us),
         ms(r.latency.p90_us),
         ms(r.latency.p99_us),
@@ -544,13 +600,23 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         res.children_cpu_secs,
         r.cpu_us_per_request()
     );
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
-        "memory      client peak RSS {:.1} MiB{}",
-        res.peak_rss_bytes as f64 / (1 << 20) as f64,
+        "memory      client peak RSS {:.1} MiB{}{}",
+        mib(res.peak_rss_bytes),
         if res.peak_rss_is_lifetime {
             " (lifetime peak: could not reset)"
         } else {
             ""
+        },
+        if res.worker_processes > 0 {
+            format!(
+                "; with {} worker processes {:.1} MiB (sum of per-process peaks)",
+                res.worker_processes,
+                mib(res.peak_rss_sum_bytes())
+            )
+        } else {
+            String::new()
         }
     );
     match &r.origin {

@@ -1,18 +1,20 @@
 //! The `crawlbench` command line, and the one registry of backends.
 //!
 //! The registry is a closed list in [`backends`]: adding a backend is one crate, one workspace
-//! line and one line here. The CLI, the benches and `cargo xtask` all read it, so a registered
-//! backend shows up everywhere with no other edit.
+//! line and one line here. The CLI, the campaign and the benches all read it, so a registered
+//! backend shows up everywhere with no other edit. The child roles this executable plays for
+//! them are declared once, in `CHILD_ROLES`.
 
 use crawlbench_core::Backend;
 use crawlbench_multiprocess::{MultiProcess, WorkerCommand};
 
 pub mod cli;
 
-/// If this process was started to play a child role for a measured run — a multi-process
-/// backend's worker (`<exe> worker`) — runs it and returns its exit code. Every binary that uses
-/// the registry (the CLI, the benches) calls this first, because backends that spawn helpers
-/// re-execute the current executable.
+/// If this process was started to play a child role — a measured run in a fresh process
+/// (`run-one`), the origin serving a site on stdio (`serve-origin`), a multi-process backend's
+/// worker (`worker`) — runs it and returns its exit code. Every binary that uses the registry
+/// (the CLI, each bench) calls this first, because the campaign, the benches and backends that
+/// spawn helpers re-execute the current executable.
 pub fn child_role_main() -> Option<i32> {
     let role = std::env::args().nth(1)?;
     CHILD_ROLES
@@ -24,8 +26,69 @@ pub fn child_role_main() -> Option<i32> {
 /// A child role: the first argument that selects it, and its entry point.
 type ChildRole = (&'static str, fn() -> i32);
 
-/// Every child role a backend may start.
-const CHILD_ROLES: &[ChildRole] = &[("worker", crawlbench_multiprocess::worker_main)];
+/// Every child role, declared once.
+const CHILD_ROLES: &[ChildRole] = &[
+    (RUN_ONE, run_one_main),
+    (SERVE_ORIGIN, serve_origin_main),
+    ("worker", crawlbench_multiprocess::worker_main),
+];
+
+/// `<exe> run-one`: one run of one registry backend; the request on stdin, the report on stdout.
+const RUN_ONE: &str = "run-one";
+/// `<exe> serve-origin SPEC_JSON [THREADS]`: the origin for a site spec, controlled over stdio.
+const SERVE_ORIGIN: &str = "serve-origin";
+
+fn run_one_main() -> i32 {
+    crawlbench_campaign::serve_run_request(|name, job| {
+        crawlbench_core::resources::raise_fd_limit();
+        backend(name)?.run(job).map_err(|e| e.to_string())
+    })
+}
+
+fn serve_origin_main() -> i32 {
+    let spec = std::env::args()
+        .nth(2)
+        .map(|json| serde_json::from_str::<crawlbench_origin::SiteSpec>(&json));
+    let spec = match spec {
+        Some(Ok(spec)) => spec,
+        Some(Err(e)) => {
+            eprintln!("{SERVE_ORIGIN}: the argument is not a site spec: {e}");
+            return 2;
+        }
+        None => {
+            eprintln!("usage: {SERVE_ORIGIN} SPEC_JSON (a site spec as JSON)");
+            return 2;
+        }
+    };
+    let mut config = crawlbench_origin::OriginConfig::default();
+    match std::env::args().nth(3).map(|t| t.parse::<usize>()) {
+        Some(Ok(t)) if t > 0 => config.threads = t,
+        Some(_) => {
+            eprintln!("{SERVE_ORIGIN}: the thread count must be a whole number of at least 1");
+            return 2;
+        }
+        None => {}
+    }
+    crawlbench_core::resources::raise_fd_limit();
+    match crawlbench_origin::process::serve_stdio(spec, config) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("origin: {e}");
+            1
+        }
+    }
+}
+
+/// How this executable plays the campaign's child roles: every run and the origin are this
+/// binary re-executed with a role argument.
+pub fn campaign_host() -> std::io::Result<crawlbench_campaign::Host> {
+    Ok(crawlbench_campaign::Host {
+        program: std::env::current_exe()?,
+        run_args: vec![RUN_ONE.into()],
+        origin_args: vec![SERVE_ORIGIN.into()],
+        backends: backends().iter().map(|b| b.info()).collect(),
+    })
+}
 
 /// Every registered backend, in the order listings and reports show them.
 pub fn backends() -> Vec<Box<dyn Backend>> {

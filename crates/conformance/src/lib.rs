@@ -23,7 +23,7 @@ pub use crawlbench_core::Backend;
 use crawlbench_core::{
     BackendError, CrawlJob, CrawlReport, ErrorKind, Outcome, report::OriginStats,
 };
-use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec, site::Fault};
+use crawlbench_origin::{LatencyModel, OriginConfig, RunningOrigin, SiteSpec, site::Fault};
 use url::Url;
 
 /// Expands to one `#[test]` per conformance check for the backend built by `$backend`.
@@ -76,13 +76,18 @@ pub fn run_and_verify(
     job: &CrawlJob,
 ) -> CrawlReport {
     let name = backend.info().name;
-    origin.reset();
-    let mut report = backend
-        .run(job)
+    // The origin is shared behind `&`; `verified_run` resets it and reads its counters.
+    let mut origin_ref = origin;
+    let report = crawlbench_origin::verified_run(backend, job, &mut origin_ref)
         .unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
-    let stats: OriginStats = origin.stats();
-    let truth = origin.site().ground_truth(job);
-    let verification = truth.verify(job, &report.outcomes);
+    let verification = report
+        .verification
+        .clone()
+        .unwrap_or_else(|| panic!("{name}: the run was interrupted, so it was not verified"));
+    let stats: OriginStats = report
+        .origin
+        .clone()
+        .expect("verified_run reads the origin");
     assert!(
         verification.verified,
         "{name}: verification failed ({} differences, mode {}):\n  {}",
@@ -106,10 +111,105 @@ pub fn run_and_verify(
         report.peak_in_flight <= job.concurrency(),
         "{name}: peak above the limit"
     );
-    assert!(report.wall_secs > 0.0 && report.resources.total_cpu_secs() >= 0.0);
-    report.verification = Some(verification);
-    report.origin = Some(stats);
+    assert_measurements_hold(&name, origin, job, &report);
     report
+}
+
+/// The shortest delay the origin puts before any reply (stalls only lengthen it).
+fn min_origin_delay(origin: &RunningOrigin) -> Duration {
+    let ms = match origin.site().spec().latency {
+        LatencyModel::Fixed { ms } => ms,
+        LatencyModel::Uniform { min_ms, .. } => min_ms,
+        LatencyModel::LogNormal { .. } => 0.0,
+    };
+    Duration::from_secs_f64(ms.max(0.0) / 1e3)
+}
+
+/// This machine's physical memory (`MemTotal`): no process's peak RSS can exceed it.
+fn mem_total_bytes() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo is readable");
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .expect("/proc/meminfo has MemTotal")
+        * 1024
+}
+
+/// The report's measurements are plausible, each checked so that it fails when the measurement
+/// breaks (a zero, a unit slip, a clock started in the wrong place), not merely when it is
+/// negative. Bounds are generous: other tests run alongside in this process, which only adds CPU
+/// and memory.
+fn assert_measurements_hold(
+    name: &str,
+    origin: &RunningOrigin,
+    job: &CrawlJob,
+    report: &CrawlReport,
+) {
+    const MIB: u64 = 1 << 20;
+    let r = &report.resources;
+    assert!(report.wall_secs > 0.0, "{name}: wall {}", report.wall_secs);
+    // CPU: hundreds of HTTP exchanges cost far more than the kernel's accounting resolution.
+    if report.urls >= 200 {
+        assert!(
+            r.total_cpu_secs() > 0.0,
+            "{name}: no CPU for {} URLs: {r:?}",
+            report.urls
+        );
+    }
+    // This process's threads cannot outrun its cores (slack for accounting granularity).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    assert!(
+        r.cpu_user_secs + r.cpu_sys_secs <= report.wall_secs * cores * 2.0 + 0.25,
+        "{name}: more CPU than {cores} cores give in {} s: {r:?}",
+        report.wall_secs
+    );
+    // Memory: a running process has more than 1 MiB resident, and none more than the machine.
+    let ram = mem_total_bytes();
+    assert!(
+        (MIB..=ram).contains(&r.peak_rss_bytes),
+        "{name}: peak RSS {} bytes (machine: {ram}): {r:?}",
+        r.peak_rss_bytes
+    );
+    let workers = u64::from(r.worker_processes);
+    assert!(
+        (workers * MIB..=workers * ram).contains(&r.workers_peak_rss_sum_bytes),
+        "{name}: {workers} worker processes with peaks summing to {} bytes: {r:?}",
+        r.workers_peak_rss_sum_bytes
+    );
+    assert_eq!(
+        r.peak_rss_sum_bytes(),
+        r.peak_rss_bytes + r.workers_peak_rss_sum_bytes,
+        "{name}: the sum of per-process peaks"
+    );
+    // Latency: percentiles in order, the median no faster than the origin's delay.
+    let l = &report.latency;
+    assert!(
+        l.p50_us <= l.p90_us && l.p90_us <= l.p99_us && l.p99_us <= l.max_us,
+        "{name}: percentiles out of order: {l:?}"
+    );
+    let floor = min_origin_delay(origin).min(job.timeout());
+    assert!(
+        l.p50_us >= floor.as_micros() as u64,
+        "{name}: median latency {} µs below the origin's {floor:?} delay",
+        l.p50_us
+    );
+    // Per URL: an HTTP exchange takes time, and dispatch-to-outcome latency contains the in-task
+    // service time.
+    for o in &report.outcomes {
+        assert!(
+            o.attempts == 0 || o.latency_us > 0,
+            "{name}: {} fetched in no time: {o:?}",
+            o.url
+        );
+        assert!(
+            o.latency_us >= o.service_us,
+            "{name}: {} took {} µs from dispatch but {} µs in service",
+            o.url,
+            o.latency_us,
+            o.service_us
+        );
+    }
 }
 
 /// A URL list matches the ground truth: every URL once, right status, digest and links.

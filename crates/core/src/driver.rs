@@ -38,6 +38,9 @@ pub struct Driven {
     pub interrupted: bool,
     /// Backend-specific counters, copied into [`crate::CrawlReport::extra`].
     pub extra: std::collections::BTreeMap<String, f64>,
+    /// The peaks of the worker processes the backend started and reaped during the run (none
+    /// for single-process backends), copied into [`crate::CrawlReport::resources`].
+    pub worker_peaks: crate::resources::WorkerPeaks,
 }
 
 /// Runs `job`, starting each URL with `dispatch` and keeping at most `job.concurrency()` of them

@@ -410,6 +410,8 @@ pub struct FetchPolicy {
     redirects_left: u32,
     chain: Vec<Url>,
     max_redirects: u32,
+    /// Only a crawl follows links; a list's outcomes carry none (see [`CrawlJob::follows_links`]).
+    extract_links: bool,
 }
 
 impl FetchPolicy {
@@ -424,6 +426,7 @@ impl FetchPolicy {
             failures_left: job.retries(),
             redirects_left: job.max_redirects(),
             max_redirects: job.max_redirects(),
+            extract_links: job.follows_links(),
         }
     }
 
@@ -495,18 +498,21 @@ impl FetchPolicy {
     }
 
     fn finish(&mut self, resp: RawResponse) -> FetchOutcome {
-        let is_html = resp.content_type.as_deref().is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/html")
-        });
-        let extract_started = Instant::now();
-        let links = if is_html && (200..300).contains(&resp.status) {
-            links::extract(&self.current, &resp.body)
-        } else {
-            Vec::new()
+        let is_html = || {
+            resp.content_type.as_deref().is_some_and(|ct| {
+                ct.trim_start()
+                    .get(..9)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+            })
         };
-        let extract_ns = extract_started.elapsed().as_nanos() as u64;
+        let (links, extract_ns) =
+            if self.extract_links && (200..300).contains(&resp.status) && is_html() {
+                let started = Instant::now();
+                let links = links::extract(&self.current, &resp.body);
+                (links, started.elapsed().as_nanos() as u64)
+            } else {
+                (Vec::new(), 0)
+            };
         FetchOutcome {
             url: self.url.clone(),
             final_url: self.current.clone(),

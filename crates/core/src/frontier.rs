@@ -1,7 +1,9 @@
 //! The frontier: which URL comes next, and which discovered links are admitted.
 //!
-//! Shared by every backend (and by verification, which replays it over the ground truth) so that
-//! "in scope", "already seen" and "`max_pages` reached" mean the same thing everywhere.
+//! Shared by every backend so that "in scope", "already seen" and "`max_pages` reached" mean the
+//! same thing everywhere. It runs inside every measured crawl, once per discovered link, so it
+//! allocates only for a link it admits. (Verification does not use it: the origin states the
+//! reachable set from its own link graph, so a frontier bug cannot hide in the ground truth.)
 
 use std::collections::{HashSet, VecDeque};
 
@@ -13,7 +15,16 @@ use crate::{CrawlJob, Workload};
 /// (everything up to the last `/` of its path), like `wget --no-parent`.
 #[derive(Clone, Debug)]
 pub struct Scope {
-    prefixes: Vec<(url::Origin, String)>,
+    prefixes: Vec<Prefix>,
+}
+
+/// One seed's part of the scope, compared field by field ([`Url::origin`] would allocate).
+#[derive(Clone, Debug)]
+struct Prefix {
+    scheme: String,
+    host: Option<String>,
+    port: Option<u16>,
+    dir: String,
 }
 
 impl Scope {
@@ -23,18 +34,26 @@ impl Scope {
             .iter()
             .map(|s| {
                 let path = s.path();
-                let dir = &path[..=path.rfind('/').unwrap_or(0)];
-                (s.origin(), dir.to_owned())
+                Prefix {
+                    scheme: s.scheme().to_owned(),
+                    host: s.host_str().map(str::to_owned),
+                    port: s.port_or_known_default(),
+                    dir: path[..=path.rfind('/').unwrap_or(0)].to_owned(),
+                }
             })
             .collect();
         Self { prefixes }
     }
     /// Whether `url` is in scope.
     pub fn contains(&self, url: &Url) -> bool {
-        let origin = url.origin();
-        self.prefixes
-            .iter()
-            .any(|(o, dir)| *o == origin && url.path().starts_with(dir.as_str()))
+        // Only hierarchical http(s) URLs have an origin a crawl can share.
+        url.host().is_some()
+            && self.prefixes.iter().any(|p| {
+                p.host.as_deref() == url.host_str()
+                    && p.port == url.port_or_known_default()
+                    && p.scheme == url.scheme()
+                    && url.path().starts_with(p.dir.as_str())
+            })
     }
 }
 
@@ -51,37 +70,51 @@ pub struct Frontier {
 impl Frontier {
     /// The frontier of `job`: the list as given, or the crawl's seeds.
     pub fn new(job: &CrawlJob) -> Self {
-        let mut frontier = match job.workload() {
+        match job.workload() {
+            // A built job lists each URL once, so a list needs no `seen` set.
             Workload::List { urls } => Self {
                 scope: None,
                 seen: HashSet::new(),
-                queue: VecDeque::with_capacity(urls.len()),
-                admitted: 0,
+                queue: urls.iter().cloned().collect(),
+                admitted: urls.len(),
                 max: urls.len(),
             },
-            Workload::Crawl { seeds, max_pages } => Self {
-                scope: Some(Scope::of(seeds)),
-                seen: HashSet::new(),
-                queue: VecDeque::new(),
-                admitted: 0,
-                max: *max_pages,
-            },
-        };
-        for url in job.start_urls() {
-            frontier.admit(url.clone());
+            Workload::Crawl { seeds, max_pages } => {
+                let mut frontier = Self {
+                    scope: Some(Scope::of(seeds)),
+                    seen: HashSet::new(),
+                    queue: VecDeque::new(),
+                    admitted: 0,
+                    max: *max_pages,
+                };
+                for seed in seeds {
+                    frontier.admit(seed);
+                }
+                frontier
+            }
         }
-        frontier
     }
 
-    fn admit(&mut self, mut url: Url) {
+    /// Queues `url` (without its fragment) unless it was seen or the cap is reached.
+    fn admit(&mut self, url: &Url) {
         if self.admitted >= self.max {
             return;
         }
-        url.set_fragment(None);
-        if self.seen.insert(url.clone()) {
-            self.admitted += 1;
-            self.queue.push_back(url);
-        }
+        let url = if url.fragment().is_some() {
+            let mut url = url.clone();
+            url.set_fragment(None);
+            if self.seen.contains(&url) {
+                return;
+            }
+            url
+        } else if self.seen.contains(url) {
+            return;
+        } else {
+            url.clone()
+        };
+        self.seen.insert(url.clone());
+        self.queue.push_back(url);
+        self.admitted += 1;
     }
 
     /// The next URL to fetch, if any is queued.
@@ -91,15 +124,15 @@ impl Frontier {
 
     /// Offers the links found on a fetched page; in a list job they are ignored.
     pub fn offer(&mut self, links: &[Url]) {
-        let Some(scope) = &self.scope else { return };
-        let admissible: Vec<Url> = links
-            .iter()
-            .filter(|l| scope.contains(l))
-            .cloned()
-            .collect();
-        for link in admissible {
-            self.admit(link);
+        let Some(scope) = self.scope.take() else {
+            return;
+        };
+        for link in links {
+            if scope.contains(link) {
+                self.admit(link);
+            }
         }
+        self.scope = Some(scope);
     }
 
     /// URLs admitted so far (handed out or queued).
@@ -125,6 +158,11 @@ mod tests {
         assert!(!scope.contains(&u("http://127.0.0.1:9/site/9.html")));
         assert!(!scope.contains(&u("http://127.0.0.2:8/site/9.html")));
         assert!(!scope.contains(&u("http://127.0.0.1:8/sitemap.html")));
+        assert!(!scope.contains(&u("https://127.0.0.1:8/site/9.html")));
+        assert!(!scope.contains(&u("mailto:x@127.0.0.1")));
+        let default_port = Scope::of(&[u("http://localhost/site/")]);
+        assert!(default_port.contains(&u("http://localhost:80/site/a")));
+        assert!(!default_port.contains(&u("http://LOCALHOST:81/site/a")));
     }
 
     #[test]

@@ -210,6 +210,11 @@ impl CrawlJob {
             Workload::Crawl { seeds, .. } => seeds,
         }
     }
+    /// Whether fetched pages' links matter: true for a crawl, false for a list (a list has
+    /// nothing to follow, so its outcomes carry no links and no extraction is paid for).
+    pub fn follows_links(&self) -> bool {
+        matches!(self.spec.workload, Workload::Crawl { .. })
+    }
     /// Re-checks a job that came from outside (e.g. deserialized by a worker process).
     pub fn validate(&self) -> Result<(), JobError> {
         self.spec.clone().build().map(drop)
@@ -464,6 +469,18 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn only_crawls_follow_links() {
+        let list = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .build()
+            .unwrap();
+        let crawl = CrawlJob::crawl(vec![u("http://127.0.0.1:1/a")], 5)
+            .build()
+            .unwrap();
+        assert!(!list.follows_links());
+        assert!(crawl.follows_links());
     }
 
     #[test]

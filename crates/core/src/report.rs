@@ -224,5 +224,6 @@ pub fn measure(
     let meter = Meter::start();
     let driven = run()?;
     let wall = meter.elapsed_secs();
-    Ok(CrawlReport::new(info, job, driven, wall, meter.finish()))
+    let resources = meter.finish().with_workers(driven.worker_peaks);
+    Ok(CrawlReport::new(info, job, driven, wall, resources))
 }

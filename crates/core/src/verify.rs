@@ -1,6 +1,9 @@
 //! Verification: did a run fetch the right pages and get the right answers?
 //!
-//! The origin states a [`GroundTruth`] — for every URL it serves, what a correct client reports.
+//! The origin states a [`GroundTruth`] — for every URL it serves, what a correct client reports,
+//! and for a crawl the set of URLs a complete crawl reaches. The origin states both from its own
+//! model of the site (which page links where, which fault it injects), never by running this
+//! crate's fetch policy, frontier or link extraction: code under test cannot vouch for itself.
 //! A fast run that fetched the wrong set of pages is wrong, so every run is checked:
 //! - a list: exactly the listed URLs, each once;
 //! - a crawl that can reach everything: exactly the reachable set;
@@ -15,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::{CrawlJob, ErrorKind, FetchOutcome, Frontier, Outcome, Scope, Workload};
+use crate::{CrawlJob, ErrorKind, FetchOutcome, Outcome, Workload};
 
 /// What a correct client reports for one URL.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,10 +38,11 @@ pub struct Expected {
     pub timeout_acceptable: bool,
 }
 
-/// Expected results for every URL an origin serves.
+/// Expected results for every URL an origin serves, and the URLs a complete crawl reaches.
 #[derive(Clone, Debug, Default)]
 pub struct GroundTruth {
     expected: HashMap<Url, Expected>,
+    reachable: HashSet<Url>,
 }
 
 /// The verdict.
@@ -61,7 +65,8 @@ pub struct Verification {
 const SHOWN_DIFFERENCES: usize = 20;
 
 impl GroundTruth {
-    /// An empty truth; add URLs with [`GroundTruth::insert`].
+    /// An empty truth; add URLs with [`GroundTruth::insert`] (and, for a crawl,
+    /// [`GroundTruth::mark_reachable`]).
     pub fn new() -> Self {
         Self::default()
     }
@@ -82,17 +87,13 @@ impl GroundTruth {
         self.expected.is_empty()
     }
 
-    /// The URLs a complete crawl of `job` reaches (ignoring `max_pages`).
-    pub fn reachable(&self, job: &CrawlJob) -> HashSet<Url> {
-        let mut frontier = Frontier::unbounded(job);
-        let mut reached = HashSet::new();
-        while let Some(url) = frontier.next_url() {
-            if let Some(e) = self.expected.get(&url) {
-                frontier.offer(&e.links);
-            }
-            reached.insert(url);
-        }
-        reached
+    /// States that a complete crawl (ignoring `max_pages`) reaches `url`.
+    pub fn mark_reachable(&mut self, url: Url) {
+        self.reachable.insert(url);
+    }
+    /// The URLs a complete crawl reaches (ignoring `max_pages`), as the origin stated them.
+    pub fn reachable(&self) -> &HashSet<Url> {
+        &self.reachable
     }
 
     /// Checks a run's outcomes against this truth.
@@ -120,14 +121,14 @@ impl GroundTruth {
                 ("list", urls.len())
             }
             Workload::Crawl { seeds, max_pages } => {
-                let reachable = self.reachable(job);
+                let reachable = &self.reachable;
                 for u in reported.keys() {
                     if !reachable.contains(*u) {
                         diffs.push(format!("{u} is not reachable in scope from the seeds"));
                     }
                 }
                 if reachable.len() <= *max_pages {
-                    for u in &reachable {
+                    for u in reachable {
                         if !reported.contains_key(u) {
                             diffs.push(format!("{u} is reachable but was never fetched"));
                         }
@@ -141,12 +142,12 @@ impl GroundTruth {
                             reachable.len()
                         ));
                     }
-                    // Every non-seed page must be linked, in scope, from a page this run fetched.
-                    let scope = Scope::of(seeds);
+                    // Every non-seed page must be linked from a page this run fetched (a link to a
+                    // reachable URL is in scope: the reachable set holds nothing else).
                     let mut linked: HashSet<&Url> = seeds.iter().collect();
                     for u in reported.keys() {
                         if let Some(e) = self.expected.get(*u) {
-                            linked.extend(e.links.iter().filter(|l| scope.contains(l)));
+                            linked.extend(e.links.iter().filter(|l| reachable.contains(*l)));
                         }
                     }
                     for u in reported.keys() {
@@ -221,20 +222,6 @@ fn compare(o: &FetchOutcome, e: &Expected, diffs: &mut Vec<String>) {
     }
 }
 
-impl Frontier {
-    /// A frontier for `job` that never stops at `max_pages` (for computing the reachable set).
-    pub fn unbounded(job: &CrawlJob) -> Self {
-        let job = match job.workload() {
-            Workload::Crawl { seeds, .. } => CrawlJob::crawl(seeds.clone(), usize::MAX)
-                .allow_non_loopback(true)
-                .build()
-                .expect("a valid job's seeds stay valid"),
-            Workload::List { .. } => job.clone(),
-        };
-        Frontier::new(&job)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +258,8 @@ mod tests {
             let url = u(&format!("{base}{i}"));
             let mut e = page(&links);
             e.final_url = url.clone();
+            // The origin states the reachable set: every page here but `/x/out`.
+            t.mark_reachable(url.clone());
             t.insert(url, e);
         }
         t
@@ -299,7 +288,7 @@ mod tests {
         let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/0")], 100)
             .build()
             .unwrap();
-        assert_eq!(t.reachable(&job).len(), 4);
+        assert_eq!(t.reachable().len(), 4);
         let all: Vec<_> = ["0", "1", "2", "3"]
             .iter()
             .map(|p| outcome(&t, p))
@@ -334,6 +323,47 @@ mod tests {
         wrong[1].digest = Some(8);
         let v = t.verify(&job, &wrong);
         assert!(v.differences[0].contains("digest"), "{v:?}");
+    }
+
+    #[test]
+    fn a_run_that_drops_a_link_fails_even_if_its_crawl_set_is_right() {
+        let t = truth();
+        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/0")], 100)
+            .build()
+            .unwrap();
+        let mut all: Vec<_> = ["0", "1", "2", "3"]
+            .iter()
+            .map(|p| outcome(&t, p))
+            .collect();
+        // An extractor that misses links to other directories.
+        all[0].links.retain(|l| l.path().starts_with("/s/"));
+        let v = t.verify(&job, &all);
+        assert!(!v.verified);
+        assert_eq!(
+            v.differences,
+            ["http://127.0.0.1:1/s/0: 2 links found, expected 3"]
+        );
+    }
+
+    #[test]
+    fn the_stated_reachable_set_is_the_reference() {
+        // Page 3 is stated reachable (say, linked from a page the test truth does not show):
+        // a run that never fetched it fails, whatever the links it saw.
+        let mut t = truth();
+        let extra = u("http://127.0.0.1:1/s/9");
+        t.mark_reachable(extra.clone());
+        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/0")], 100)
+            .build()
+            .unwrap();
+        let all: Vec<_> = ["0", "1", "2", "3"]
+            .iter()
+            .map(|p| outcome(&t, p))
+            .collect();
+        let v = t.verify(&job, &all);
+        assert_eq!(
+            v.differences,
+            [format!("{extra} is reachable but was never fetched")]
+        );
     }
 
     #[test]

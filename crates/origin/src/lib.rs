@@ -8,6 +8,7 @@
 //! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
 //!   and the peak number of concurrent in-flight requests (which is how the conformance suite
 //!   proves a backend's concurrency limit).
+//! - [`verified`] is the one path for a verified run: reset, run, counters, verdict.
 //! - [`process`] runs the server as a child process for measured runs, so the origin's CPU and
 //!   memory are never counted as the client's, and talks to it over a line protocol on stdio.
 
@@ -16,7 +17,9 @@
 pub mod process;
 pub mod server;
 pub mod site;
+pub mod verified;
 
 pub use process::OriginProcess;
 pub use server::{OriginConfig, RunningOrigin};
 pub use site::{FaultProfile, LatencyModel, Site, SiteSpec};
+pub use verified::{Origin, RunError, verified_run};

@@ -192,7 +192,10 @@ mod tests {
         (0..n)
             .map(|_| {
                 // Sum of uniforms → roughly normal, symmetric around 0: median of exp(.) is 1.
-                let z: f64 = (0..12).map(|_| rng.below(1 << 20) as f64 / f64::from(1 << 20)).sum::<f64>() - 6.0;
+                let z: f64 = (0..12)
+                    .map(|_| rng.below(1 << 20) as f64 / f64::from(1 << 20))
+                    .sum::<f64>()
+                    - 6.0;
                 scale * (0.1 * z).exp()
             })
             .collect()
@@ -210,7 +213,10 @@ mod tests {
         // And it is an interval around the sample median, not everything.
         let v = sample(&mut rng, 15, 100.0);
         let ci = median_ci(&v, 1);
-        assert!(ci.lo <= median(&v) && median(&v) <= ci.hi && ci.hi - ci.lo < 30.0, "{ci:?}");
+        assert!(
+            ci.lo <= median(&v) && median(&v) <= ci.hi && ci.hi - ci.lo < 30.0,
+            "{ci:?}"
+        );
     }
 
     #[test]
@@ -239,15 +245,24 @@ mod tests {
             };
             let (a, slower, same) = (noisy(1.0), noisy(1.2), noisy(1.0));
             let r = paired_ratio(&a, &slower, trial).unwrap();
-            if r.significant() == Some(std::cmp::Ordering::Greater) && (1.15..1.25).contains(&r.median) {
+            if r.significant() == Some(std::cmp::Ordering::Greater)
+                && (1.15..1.25).contains(&r.median)
+            {
                 detected += 1;
             }
-            if paired_ratio(&a, &same, trial).unwrap().significant().is_some() {
+            if paired_ratio(&a, &same, trial)
+                .unwrap()
+                .significant()
+                .is_some()
+            {
                 false_alarms += 1;
             }
         }
         assert_eq!(detected, 200, "a 20 % difference must always be found");
-        assert!(false_alarms <= 20, "{false_alarms} of 200 identical pairs called different");
+        assert!(
+            false_alarms <= 20,
+            "{false_alarms} of 200 identical pairs called different"
+        );
         eprintln!("false alarms: {false_alarms} of 200");
     }
 

@@ -356,10 +356,14 @@ pub struct InstructionCount {
     pub job: String,
     /// HTTP requests the run made.
     pub requests: u64,
-    /// User-space instructions of the client process and its children.
+    /// User-space instructions of the client process and its children (the median run).
     pub instructions: u64,
-    /// `instructions ÷ requests`.
+    /// `instructions ÷ requests`: the median of the counted runs.
     pub per_request: f64,
+    /// Every counted run's instructions per request (the run is repeated: executors that spin
+    /// while idle make single counts wander by up to about 1 %).
+    #[serde(default)]
+    pub per_request_runs: Vec<f64>,
     /// Processes counted (1, or coordinator + workers).
     pub processes: usize,
     /// System CPU µs per request of the same run (callgrind cannot see the kernel).
@@ -405,9 +409,18 @@ impl CampaignReport {
     }
 
     /// The entry for one cell and metric.
-    pub fn cell(&self, workload: &str, parameter: &str, backend: &str, metric: Metric) -> Option<&CellStat> {
+    pub fn cell(
+        &self,
+        workload: &str,
+        parameter: &str,
+        backend: &str,
+        metric: Metric,
+    ) -> Option<&CellStat> {
         self.cells.iter().find(|c| {
-            c.workload == workload && c.parameter == parameter && c.backend == backend && c.metric == metric
+            c.workload == workload
+                && c.parameter == parameter
+                && c.backend == backend
+                && c.metric == metric
         })
     }
 }

@@ -25,7 +25,10 @@ pub fn rank_groups(series: &[Series<'_>], seed: u64) -> Vec<Vec<String>> {
         median(&v)
     };
     let mut sorted: Vec<(&Series<'_>, f64)> = series.iter().map(|s| (s, med(s))).collect();
-    sorted.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.backend.cmp(b.0.backend)));
+    sorted.sort_by(|a, b| {
+        a.1.total_cmp(&b.1)
+            .then_with(|| a.0.backend.cmp(b.0.backend))
+    });
     let mut groups: Vec<Vec<String>> = Vec::new();
     let mut leader: Option<&Series<'_>> = None;
     for (s, _) in sorted {
@@ -33,7 +36,10 @@ pub fn rank_groups(series: &[Series<'_>], seed: u64) -> Vec<Vec<String>> {
             paired_ratio(l.values, s.values, seed).is_none_or(|r| r.significant().is_none())
         });
         if tied {
-            groups.last_mut().expect("a leader has a group").push(s.backend.to_owned());
+            groups
+                .last_mut()
+                .expect("a leader has a group")
+                .push(s.backend.to_owned());
         } else {
             groups.push(vec![s.backend.to_owned()]);
             leader = Some(s);
@@ -76,9 +82,18 @@ mod tests {
         let slow = series(1.2, &jitter(2));
         let groups = rank_groups(
             &[
-                Series { backend: "slow", values: &slow },
-                Series { backend: "a", values: &a },
-                Series { backend: "a2", values: &a2 },
+                Series {
+                    backend: "slow",
+                    values: &slow,
+                },
+                Series {
+                    backend: "a",
+                    values: &a,
+                },
+                Series {
+                    backend: "a2",
+                    values: &a2,
+                },
             ],
             1,
         );

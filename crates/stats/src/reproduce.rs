@@ -125,7 +125,12 @@ pub fn compare(first: &CampaignReport, second: &CampaignReport) -> Reproduction 
         .cells
         .iter()
         .map(|c| (c.workload.clone(), c.parameter.clone(), c.metric))
-        .filter(|(w, p, m)| second.cells.iter().any(|c| &c.workload == w && &c.parameter == p && c.metric == *m))
+        .filter(|(w, p, m)| {
+            second
+                .cells
+                .iter()
+                .any(|c| &c.workload == w && &c.parameter == p && c.metric == *m)
+        })
         .collect();
     let mut agreement = Vec::new();
     let mut inversions = Vec::new();
@@ -213,7 +218,9 @@ pub fn compare(first: &CampaignReport, second: &CampaignReport) -> Reproduction 
     let control_allowance = chance_allowance(checks);
     let agree = inversions.is_empty()
         && control_not_tied.len() <= control_allowance
-        && instructions.iter().all(|i| i.relative_difference <= INSTRUCTION_TOLERANCE);
+        && instructions
+            .iter()
+            .all(|i| i.relative_difference <= INSTRUCTION_TOLERANCE);
     let id = |r: &CampaignReport| CampaignId {
         git_commit: r.environment.git_commit.clone(),
         started: r.campaign.started.clone(),

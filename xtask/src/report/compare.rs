@@ -1,95 +1,142 @@
-//! `cargo xtask compare OLD NEW`: two `results.json` files side by side — per workload, backend
-//! and parameter, the old and new median wall, the change in percent, and whether the
-//! verification verdict changed.
+//! `cargo xtask compare OLD NEW`: two `report.json` files side by side — per workload,
+//! parameter and backend, the old and new median wall and CPU per request with the change in
+//! percent (starred where the two 95 % intervals do not overlap), and any change of verdict.
+//! The campaigns are separate, so these are unpaired comparisons: a hint, not a ranking.
 
-use std::{collections::BTreeSet, fmt::Write as _};
+use std::{collections::BTreeSet, fmt::Write as _, path::Path};
+
+use anyhow::{Result, bail};
+use crawlbench_stats::{CampaignReport, Metric};
 
 use super::{
-    format,
-    results::{CellResult, Results, cmp_parameters},
-    tables::verdict,
-    workloads::report_order,
+    format, read_report,
+    view::{Status, View, cmp_parameters},
 };
 
-/// One (workload, backend, parameter) present in either file.
+/// `cargo xtask compare OLD NEW`.
+pub(crate) fn compare_command(args: &[String]) -> Result<()> {
+    let [old, new] = args else {
+        bail!(
+            "compare needs two report.json files: `cargo xtask compare OLD NEW`, e.g. `cargo \
+             xtask compare results/report.json target/crawlbench/report/report.json`"
+        );
+    };
+    let produce = "cargo xtask report --run";
+    let old_report = read_report(Path::new(old), produce)?;
+    let new_report = read_report(Path::new(new), produce)?;
+    print!("{}", render(old, new, &old_report, &new_report));
+    Ok(())
+}
+
+/// One (workload, parameter, backend) present in either report.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Row {
     pub(crate) workload: String,
-    pub(crate) backend: String,
     pub(crate) parameter: String,
-    pub(crate) old_secs: Option<f64>,
-    pub(crate) new_secs: Option<f64>,
-    /// `(new - old) / old` in percent, when both ran.
-    pub(crate) change_pct: Option<f64>,
+    pub(crate) backend: String,
+    /// Per compared metric: old and new text and the change.
+    pub(crate) values: Vec<[String; 3]>,
     pub(crate) old_verdict: &'static str,
     pub(crate) new_verdict: &'static str,
 }
 
-impl Row {
-    /// Whether the verification verdict differs between the two files.
-    pub(crate) fn verification_changed(&self) -> bool {
-        self.old_verdict != self.new_verdict
+const METRICS: [Metric; 2] = [Metric::WallSecs, Metric::CpuUsPerRequest];
+
+fn verdict(view: &View<'_>, w: &str, p: &str, b: &str) -> &'static str {
+    match view.status(w, p, b) {
+        Status::Verified => "yes",
+        Status::Unverified(_) => "NO",
+        Status::Failed(_) => "failed",
+        Status::Absent => "absent",
     }
 }
 
 /// Pairs the cells of `old` and `new`.
-pub(crate) fn compare(old: &Results, new: &Results) -> Vec<Row> {
-    let names: BTreeSet<&str> = old
-        .workloads
+pub(crate) fn rows(old: &CampaignReport, new: &CampaignReport) -> Vec<Row> {
+    let (ov, nv) = (View::new(old), View::new(new));
+    let mut keys: Vec<(String, String, String)> = [&ov, &nv]
         .iter()
-        .chain(&new.workloads)
-        .map(|w| w.name.as_str())
+        .flat_map(|v| {
+            v.workloads.iter().flat_map(move |w| {
+                w.parameters.iter().flat_map(move |p| {
+                    v.backends
+                        .iter()
+                        .filter(move |b| v.status(w.name, p.parameter, b.label) != Status::Absent)
+                        .map(move |b| {
+                            (
+                                w.name.to_owned(),
+                                p.parameter.to_owned(),
+                                b.label.to_owned(),
+                            )
+                        })
+                })
+            })
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    let mut rows = Vec::new();
-    for workload in report_order(names) {
-        let mut keys: Vec<(String, String)> = [old, new]
+    let position = |w: &str| {
+        nv.workloads
             .iter()
-            .flat_map(|r| r.workloads.iter().filter(|w| w.name == workload))
-            .flat_map(|w| &w.cells)
-            .map(|c| (c.backend.name.clone(), c.parameter.clone()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        keys.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp_parameters(&a.1, &b.1)));
-        for (backend, parameter) in keys {
-            let o = old.cell(workload, &backend, &parameter);
-            let n = new.cell(workload, &backend, &parameter);
-            let secs = |c: Option<&CellResult>| c?.wall.as_ref().map(|w| w.median_secs);
-            let (old_secs, new_secs) = (secs(o), secs(n));
-            rows.push(Row {
-                workload: workload.to_owned(),
-                backend,
-                parameter,
-                old_secs,
-                new_secs,
-                change_pct: old_secs
-                    .zip(new_secs)
-                    .and_then(|(a, b)| format::change_pct(a, b)),
-                old_verdict: cell_verdict(o),
-                new_verdict: cell_verdict(n),
-            });
-        }
-    }
-    rows
+            .chain(&ov.workloads)
+            .position(|x| x.name == w)
+    };
+    let backend_pos = |b: &str| {
+        nv.backends
+            .iter()
+            .chain(&ov.backends)
+            .position(|x| x.label == b)
+    };
+    keys.sort_by(|a, b| {
+        position(&a.0)
+            .cmp(&position(&b.0))
+            .then_with(|| cmp_parameters(&a.1, &b.1))
+            .then_with(|| backend_pos(&a.2).cmp(&backend_pos(&b.2)))
+    });
+    keys.into_iter()
+        .map(|(w, p, b)| {
+            let values = METRICS
+                .iter()
+                .map(|m| {
+                    let (o, n) = (ov.cell(&w, &p, &b, *m), nv.cell(&w, &p, &b, *m));
+                    let show = |c: Option<&crawlbench_stats::CellStat>| {
+                        c.map_or("—".to_owned(), |c| format::value(*m, c.median))
+                    };
+                    let change = match (o, n) {
+                        (Some(o), Some(n)) => {
+                            format::change_pct(o.median, n.median).map_or("—".to_owned(), |pct| {
+                                let apart = n.ci95.lo > o.ci95.hi || n.ci95.hi < o.ci95.lo;
+                                format::change(pct) + if apart { "*" } else { "" }
+                            })
+                        }
+                        _ => "—".to_owned(),
+                    };
+                    [show(o), show(n), change]
+                })
+                .collect();
+            Row {
+                old_verdict: verdict(&ov, &w, &p, &b),
+                new_verdict: verdict(&nv, &w, &p, &b),
+                workload: w,
+                parameter: p,
+                backend: b,
+                values,
+            }
+        })
+        .collect()
 }
 
-fn cell_verdict(c: Option<&CellResult>) -> &'static str {
-    match c {
-        None => "absent",
-        Some(c) if c.failure.is_some() => "failed",
-        Some(c) => verdict(c),
-    }
-}
-
-/// The comparison as aligned text, one block per workload.
-pub(crate) fn render(old_name: &str, new_name: &str, old: &Results, new: &Results) -> String {
-    let describe = |r: &Results| {
-        let env = r.environment.as_ref();
+/// The comparison as aligned text.
+pub(crate) fn render(
+    old_name: &str,
+    new_name: &str,
+    old: &CampaignReport,
+    new: &CampaignReport,
+) -> String {
+    let describe = |r: &CampaignReport| {
         format!(
-            "{} profile, commit {}, {}",
-            r.profile,
-            env.map_or("unknown", |e| e.git_commit.as_str()),
-            env.map_or("date unknown", |e| e.date.as_str())
+            "{} profile, {} rounds, commit {}, {}",
+            r.profile, r.campaign.rounds, r.environment.git_commit, r.environment.date
         )
     };
     let mut out = String::new();
@@ -98,73 +145,68 @@ pub(crate) fn render(old_name: &str, new_name: &str, old: &Results, new: &Result
     if old.profile != new.profile {
         let _ = writeln!(
             out,
-            "warning: the profiles differ ({} vs {}); changes mix measurement settings",
+            "warning: the profiles differ ({} vs {}); changes mix workload sizes",
             old.profile, new.profile
         );
     }
-    let rows = compare(old, new);
-    let secs = |v: Option<f64>| v.map_or("—".to_owned(), format::secs);
-    let table: Vec<[String; 6]> = rows
-        .iter()
+    let header: Vec<String> = [
+        "workload",
+        "parameter",
+        "backend",
+        "old wall s",
+        "new wall s",
+        "change",
+        "old CPU µs/req",
+        "new CPU µs/req",
+        "change",
+        "verified",
+    ]
+    .map(String::from)
+    .to_vec();
+    let table: Vec<Vec<String>> = rows(old, new)
+        .into_iter()
         .map(|r| {
-            [
-                r.workload.clone(),
-                r.backend.clone(),
-                r.parameter.clone(),
-                secs(r.old_secs),
-                secs(r.new_secs),
-                r.change_pct.map_or("—".to_owned(), format::change),
-            ]
+            let mut cols = vec![r.workload, r.parameter, r.backend];
+            cols.extend(r.values.into_iter().flatten());
+            cols.push(if r.old_verdict == r.new_verdict {
+                r.new_verdict.to_owned()
+            } else {
+                format!("{} → {} (changed)", r.old_verdict, r.new_verdict)
+            });
+            cols
         })
         .collect();
-    let header = [
-        "workload",
-        "backend",
-        "parameter",
-        "old s",
-        "new s",
-        "change",
-    ];
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             table
                 .iter()
+                .chain([&header])
                 .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    let pad = |cols: [&str; 6]| {
-        cols.iter()
+    let _ = writeln!(out);
+    for r in std::iter::once(&header).chain(&table) {
+        let cols: Vec<String> = r
+            .iter()
             .zip(&widths)
             .enumerate()
             .map(|(i, (c, w))| {
-                if i >= 3 {
-                    format!("{c:>w$}")
+                let pad = w.saturating_sub(c.chars().count());
+                if (3..9).contains(&i) {
+                    format!("{}{c}", " ".repeat(pad))
                 } else {
-                    format!("{c:<w$}")
+                    format!("{c}{}", " ".repeat(pad))
                 }
             })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let _ = writeln!(out, "\n{}  verified", pad(header));
-    for (row, cells) in rows.iter().zip(&table) {
-        let verified = if row.verification_changed() {
-            format!("{} → {}  (changed)", row.old_verdict, row.new_verdict)
-        } else {
-            row.new_verdict.to_owned()
-        };
-        let cols = [
-            cells[0].as_str(),
-            &cells[1],
-            &cells[2],
-            &cells[3],
-            &cells[4],
-            &cells[5],
-        ];
-        let _ = writeln!(out, "{}  {verified}", pad(cols));
+            .collect();
+        let _ = writeln!(out, "{}", cols.join("  ").trim_end());
     }
+    let _ = writeln!(
+        out,
+        "\n* the two campaigns' 95 % intervals of the median do not overlap (separate campaigns: \
+         an unpaired hint, not a ranking)"
+    );
     out
 }

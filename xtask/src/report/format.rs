@@ -1,5 +1,7 @@
-//! Number formatting shared by the report, the charts and `compare`, so a value reads the same
-//! wherever it appears.
+//! Number formatting shared by the report, the charts, `compare` and `reproduce`, so a value
+//! reads the same wherever it appears.
+
+use crawlbench_stats::{Interval, Metric};
 
 /// Seconds with enough digits to compare runs: `12.3`, `1.234`, `0.0456`.
 pub(crate) fn secs(v: f64) -> String {
@@ -29,6 +31,34 @@ pub(crate) fn num(v: f64) -> String {
     }
 }
 
+/// A ratio near 1, with the three decimals a few-percent difference needs: `1.023`.
+pub(crate) fn ratio(v: f64) -> String {
+    if v.abs() >= 10.0 {
+        num(v)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A large count with an SI suffix: `812`, `45.1 k`, `1.23 M`, `4.56 G`.
+pub(crate) fn count(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{} G", num(v / 1e9))
+    } else if a >= 1e6 {
+        format!("{} M", num(v / 1e6))
+    } else if a >= 1e3 {
+        format!("{} k", num(v / 1e3))
+    } else {
+        num(v)
+    }
+}
+
+/// A percentage of a fraction: `0.034` → `3.4 %`.
+pub(crate) fn percent(fraction: f64) -> String {
+    format!("{} %", num(fraction * 100.0))
+}
+
 /// A signed percentage change: `+3.1%`, `-12.0%`, `+0.0%`.
 pub(crate) fn change(pct: f64) -> String {
     let sign = if pct < 0.0 { '-' } else { '+' };
@@ -52,6 +82,70 @@ pub(crate) fn param_value(v: f64) -> String {
 /// Bytes as MiB.
 pub(crate) fn mib(bytes: f64) -> f64 {
     bytes / (1024.0 * 1024.0)
+}
+
+/// How a metric is shown: the value in display units (MiB for bytes, ms for latencies), the
+/// heading with that unit, and the digits.
+pub(crate) fn display(metric: Metric, raw: f64) -> f64 {
+    match metric {
+        Metric::PeakRssBytes => mib(raw),
+        Metric::LatencyP50Us | Metric::LatencyP99Us => raw / 1e3,
+        _ => raw,
+    }
+}
+
+/// The column heading of a metric, with its display unit.
+pub(crate) fn heading(metric: Metric) -> &'static str {
+    match metric {
+        Metric::WallSecs => "wall s",
+        Metric::WallOverIdeal => "wall ÷ ideal",
+        Metric::CpuUsPerRequest => "CPU µs/req",
+        Metric::CpuUsPerRequestNoExtract => "CPU µs/req without link extraction",
+        Metric::PeakRssBytes => "peak RSS MiB",
+        Metric::LatencyP50Us => "p50 latency ms",
+        Metric::LatencyP99Us => "p99 latency ms",
+        Metric::OriginCpuUsPerRequest => "origin CPU µs/req",
+    }
+}
+
+/// A value of `metric` (raw units) as the tables show it.
+pub(crate) fn value(metric: Metric, raw: f64) -> String {
+    if !raw.is_finite() {
+        return "—".into();
+    }
+    let v = display(metric, raw);
+    match metric {
+        Metric::WallSecs => secs(v),
+        Metric::WallOverIdeal => ratio(v),
+        Metric::PeakRssBytes => format!("{v:.1}"),
+        _ => num(v),
+    }
+}
+
+/// `median [lo–hi]` with `show` for each number; `—` when the median is not a number.
+pub(crate) fn with_ci(median: f64, ci: Interval, show: impl Fn(f64) -> String) -> String {
+    if !median.is_finite() {
+        return "—".into();
+    }
+    if ci.lo.is_finite() && ci.hi.is_finite() {
+        format!("{} [{}–{}]", show(median), show(ci.lo), show(ci.hi))
+    } else {
+        show(median)
+    }
+}
+
+/// A paired ratio as `×1.023 [0.981–1.052]`.
+pub(crate) fn times(median: f64, ci: Interval) -> String {
+    format!("×{}", with_ci(median, ci, ratio))
+}
+
+/// Words joined for a sentence: `a`, `a and b`, `a, b and c`.
+pub(crate) fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +173,26 @@ mod tests {
         assert_eq!(num(12.34), "12.3");
         assert_eq!(param_value(10000.0), "10000");
         assert_eq!(param_value(0.5), "0.5");
+        assert_eq!(count(251_400.0), "251 k");
+        assert_eq!(count(1_234_000.0), "1.23 M");
+        assert_eq!(percent(0.034), "3.40 %");
+    }
+
+    #[test]
+    fn metrics_show_in_their_display_units_with_intervals() {
+        let ci = Interval { lo: 0.98, hi: 1.05 };
+        assert_eq!(times(1.0234, ci), "×1.023 [0.980–1.050]");
+        assert_eq!(value(Metric::PeakRssBytes, 3.0 * 1024.0 * 1024.0), "3.0");
+        assert_eq!(value(Metric::LatencyP50Us, 52_200.0), "52.2");
+        assert_eq!(value(Metric::WallSecs, f64::NAN), "—");
+        let wall = Interval { lo: 0.5, hi: 0.6 };
+        assert_eq!(
+            with_ci(0.55, wall, |v| value(Metric::WallSecs, v)),
+            "0.5500 [0.5000–0.6000]"
+        );
+        assert_eq!(
+            and_list(&["a".into(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
     }
 }

@@ -1,255 +1,244 @@
-//! `cargo xtask report` and `cargo xtask compare`: collate the bench suite's output into
-//! `REPORT.md`, SVG charts and `results.json`, and compare two `results.json` files.
+//! `cargo xtask report` and `cargo xtask compare`: a campaign's `report.json` (the
+//! `crawlbench_stats::CampaignReport` contract) collated into `REPORT.md` and SVG charts beside
+//! it, and two campaigns compared.
 //!
-//! The pipeline is `load` (files → [`load::Input`]) → `derive` (numbers → [`results::Results`])
-//! → `charts` and `tables` (presentation). [`collate`] takes the target directory and the output
-//! directory as parameters, so tests run it on fixtures without touching `target/` or `results/`.
+//! The pipeline is `report.json` → [`view::View`] (indexed once) → `markdown` and `charts`
+//! (presentation only: every number comes from the campaign). [`collate`] takes the directory as
+//! a parameter, so tests run it on fixtures without touching `target/` or `results/`.
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, ensure};
+use crawlbench_stats::{CampaignReport, reproduce::Reproduction};
 
-mod charts;
+use crate::{
+    args::{self, Flag, Profile},
+    campaign::{self, Finished, REPORT_JSON, Spec},
+};
+
+pub(crate) mod charts;
 mod compare;
-mod derive;
-mod format;
-mod load;
-mod results;
-mod tables;
+pub(crate) mod format;
+pub(crate) mod markdown;
+mod view;
 mod workloads;
 
 #[cfg(test)]
-mod fixtures;
-#[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
-use results::Results;
+pub(crate) use compare::compare_command;
 
 /// What one collation wrote.
 #[derive(Debug)]
 pub(crate) struct Collated {
-    pub(crate) results: Results,
-    pub(crate) report: PathBuf,
-    pub(crate) json: PathBuf,
+    pub(crate) report_md: PathBuf,
+    pub(crate) charts: Vec<charts::ChartFile>,
+    /// Stale charts removed.
+    pub(crate) removed: Vec<String>,
+    pub(crate) elapsed: Duration,
 }
 
-/// Reads the bench output under `target_dir` and writes `REPORT.md`, the charts and
-/// `results.json` into `out`. A `results.json` already in `out` is compared against and replaced.
-/// `not_before`: criterion estimates older than this are treated as stale (see [`load::load`]).
-pub(crate) fn collate(
-    target_dir: &Path,
-    out: &Path,
-    not_before: Option<SystemTime>,
-) -> Result<Collated> {
-    let input = load::load(target_dir, not_before)?;
-    let mut results = derive::build(&input);
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let json = out.join("results.json");
-    let previous = if json.is_file() {
-        match Results::read(&json) {
-            Ok(previous) => Some(previous),
-            Err(e) => {
-                results.warnings.push(format!(
-                    "the previous results could not be read, so there is no change column: {e:#}"
-                ));
-                None
-            }
-        }
-    } else {
-        None
-    };
-    results.charts = charts::draw_all(&results, out)?;
-    if let Some(previous) = &previous {
-        charts::remove_stale(out, &previous.charts, &results.charts)?;
-    }
-    let report = out.join("REPORT.md");
-    std::fs::write(&report, tables::render(&results, previous.as_ref()))
-        .with_context(|| format!("cannot write {}", report.display()))?;
-    results.write(&json)?;
+/// Reads `path` as a campaign report; a missing or unreadable file is an error naming it and
+/// `produce`, the command that writes one.
+pub(crate) fn read_report(path: &Path, produce: &str) -> Result<CampaignReport> {
+    ensure!(
+        path.is_file(),
+        "no campaign report at {}: `{produce}` produces it",
+        path.display()
+    );
+    CampaignReport::read(path).map_err(|e| anyhow!("{e}; `{produce}` writes a fresh one"))
+}
+
+/// Collates `dir/report.json` into `dir/REPORT.md`, the charts and `dir/charts.json`, removing
+/// charts an earlier collation wrote there and this one did not. `produce` names the command
+/// that writes `report.json`, for the error when it is missing or corrupt.
+pub(crate) fn collate(dir: &Path, produce: &str) -> Result<Collated> {
+    let started = Instant::now();
+    let report = read_report(&dir.join(REPORT_JSON), produce)?;
+    let view = view::View::new(&report);
+    let previous = charts::previous_charts(dir)?;
+    let drawn = charts::draw_all(&view, dir)?;
+    let removed = charts::remove_stale(dir, &previous, &drawn)?;
+    charts::write_list(dir, &drawn)?;
+    let reproduction = reproduction_line(dir, &report);
+    let report_md = dir.join("REPORT.md");
+    std::fs::write(
+        &report_md,
+        markdown::render(&view, &drawn, reproduction.as_deref()),
+    )
+    .with_context(|| format!("cannot write {}", report_md.display()))?;
     Ok(Collated {
-        results,
-        report,
-        json,
+        report_md,
+        charts: drawn,
+        removed,
+        elapsed: started.elapsed(),
     })
 }
 
-/// The bench profile `--run` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Profile {
-    Quick,
-    Full,
+/// The reproduction file name, beside a published report.
+pub(crate) const REPRODUCE_JSON: &str = "reproduce.json";
+
+/// A line about the reproduction check of this very campaign, when `reproduce.json` beside it
+/// is about it (same start time).
+fn reproduction_line(dir: &Path, report: &CampaignReport) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(REPRODUCE_JSON)).ok()?;
+    let r: Reproduction = serde_json::from_str(&text).ok()?;
+    (r.campaigns[0].started == report.campaign.started).then(|| {
+        let verdict = if r.agree {
+            "a second campaign of the same commit on the same machine **agreed** with this one \
+             (no significant inversion)"
+        } else {
+            "a second campaign of the same commit on the same machine **did not agree** with \
+             this one"
+        };
+        format!("**Reproduction check:** {verdict} — see [REPRODUCE.md](REPRODUCE.md).")
+    })
 }
 
-impl Profile {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Quick => "quick",
-            Self::Full => "full",
-        }
+/// Prints what a collation wrote.
+pub(crate) fn print_collated(c: &Collated) {
+    println!(
+        "report: wrote {} and {} chart(s) in {:.0} ms",
+        c.report_md.display(),
+        c.charts.len(),
+        c.elapsed.as_secs_f64() * 1e3
+    );
+    for r in &c.removed {
+        println!("report: removed stale chart {r}");
     }
 }
 
-/// `cargo xtask report` arguments.
+/// `cargo xtask report` arguments, checked.
 #[derive(Debug, PartialEq, Eq)]
 struct ReportArgs {
-    run: bool,
+    opts: args::Options,
     profile: Profile,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
 }
 
 fn parse_report_args(args: &[String]) -> Result<ReportArgs> {
-    let mut parsed = ReportArgs {
-        run: false,
-        profile: Profile::Quick,
-        seed: None,
-        out: None,
-    };
-    let (mut profile_given, mut it) = (false, args.iter());
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--run" => parsed.run = true,
-            "--profile" => {
-                profile_given = true;
-                parsed.profile = match value("--profile")?.as_str() {
-                    "quick" => Profile::Quick,
-                    "full" => Profile::Full,
-                    other => bail!("unknown profile {other:?} (accepted: quick, full)"),
-                }
-            }
-            "--seed" => {
-                let v = value("--seed")?;
-                parsed.seed = Some(v.parse().with_context(|| {
-                    format!("--seed {v:?} is not a number (accepted: 0 to {})", u64::MAX)
-                })?);
-            }
-            "--out" => parsed.out = Some(PathBuf::from(value("--out")?)),
-            other => bail!(
-                "unknown argument {other:?} for report (accepted: --run, --profile quick|full, \
-                 --seed N, --out DIR)"
-            ),
-        }
-    }
+    let opts = args::parse(
+        "report",
+        args,
+        &[
+            Flag::Run,
+            Flag::Profile,
+            Flag::Seed,
+            Flag::Rounds,
+            Flag::Out,
+            Flag::Publish,
+        ],
+    )?;
     ensure!(
-        parsed.run || (!profile_given && parsed.seed.is_none()),
-        "--profile and --seed choose how the benches run, so they need --run (without it the \
-         report collates the data already in target/crawlbench, whose profile and seed it shows)"
+        !(opts.publish && opts.out.is_some()),
+        "--out and --publish both choose the output directory (--publish means results/): \
+         give one of them"
     );
-    Ok(parsed)
+    let runs_only = opts.profile.is_some()
+        || opts.seed.is_some()
+        || opts.rounds.is_some()
+        || !opts.campaign_args.is_empty();
+    ensure!(
+        opts.run || !runs_only,
+        "--profile, --seed, --rounds and campaign arguments choose how the campaign runs, so they \
+         need --run (without it the report re-collates the report.json already there, whose \
+         profile, seed and rounds it shows)"
+    );
+    Ok(ReportArgs {
+        profile: opts.profile.unwrap_or(Profile::Quick),
+        opts,
+    })
 }
 
-/// `cargo xtask report [--run] [--profile quick|full] [--seed N] [--out DIR]`.
-pub(crate) fn report_command(root: &Path, args: &[String]) -> Result<()> {
-    let args = parse_report_args(args)?;
-    let target_dir = target_dir(root);
-    let out = args.out.clone().unwrap_or_else(|| root.join("results"));
-    let not_before = if args.run {
-        Some(run_benches(root, &target_dir, &args)?)
+/// Where `report` writes, where its campaign runs, and the command that produces the report.
+#[derive(Debug)]
+struct Dirs {
+    /// Where `REPORT.md` and the charts go (and `report.json`, once the campaign completed).
+    out: PathBuf,
+    /// Where `--run` runs the campaign: `out`, except for `--publish`, whose campaign runs in
+    /// `target/crawlbench/publish/` and reaches `results/` only when it completed.
+    run: PathBuf,
+    /// The command that writes `out/report.json`, for errors.
+    produce: String,
+}
+
+fn dirs(root: &Path, a: &ReportArgs) -> Dirs {
+    let (out, produce) = if a.opts.publish {
+        (
+            root.join("results"),
+            "cargo xtask report --run --publish".to_owned(),
+        )
+    } else if let Some(out) = &a.opts.out {
+        (
+            out.clone(),
+            format!("cargo xtask report --run --out {}", out.display()),
+        )
     } else {
-        None
+        (
+            campaign::data_dir(root).join("report"),
+            "cargo xtask report --run".to_owned(),
+        )
     };
-    let started = std::time::Instant::now();
-    let collated = collate(&target_dir, &out, not_before)?;
-    let r = &collated.results;
-    println!(
-        "report: {} workloads, {} cells ({} profile) in {:.0} ms",
-        r.workloads.len(),
-        r.workloads.iter().map(|w| w.cells.len()).sum::<usize>(),
-        r.profile,
-        started.elapsed().as_secs_f64() * 1e3
-    );
-    if !r.missing_workloads.is_empty() {
-        println!(
-            "report: partial — missing workloads: {}",
-            r.missing_workloads.join(", ")
-        );
-    }
-    for warning in &r.warnings {
-        println!("report: warning: {warning}");
-    }
-    println!("report: wrote {}", collated.report.display());
-    println!("report: wrote {}", collated.json.display());
-    for chart in &r.charts {
-        println!("report: wrote {}", out.join(&chart.file).display());
-    }
-    Ok(())
-}
-
-/// Where cargo puts build output: `CARGO_TARGET_DIR`, else `<root>/target`.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    }
-}
-
-/// Runs the bench suite with fresh output; returns when it started (older criterion files are
-/// stale).
-fn run_benches(root: &Path, target_dir: &Path, args: &ReportArgs) -> Result<SystemTime> {
-    let data = target_dir.join("crawlbench");
-    if data.exists() {
-        std::fs::remove_dir_all(&data)
-            .with_context(|| format!("cannot remove old bench data {}", data.display()))?;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let (mut cmd, shown) = bench_command(&cargo, root, args);
-    println!("report: running {shown}");
-    // Coarse file-system timestamps must not make this run's own files look older than it.
-    let started = SystemTime::now() - Duration::from_secs(2);
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {cargo} bench"))?;
-    ensure!(
-        status.success(),
-        "`{shown}` failed ({status}); whatever it wrote is in {} — `cargo xtask report` (without \
-         --run) collates it into a partial report",
-        data.display()
-    );
-    Ok(started)
-}
-
-/// The bench command for `args`, and how to show it (output is streamed: stdio is inherited).
-fn bench_command(cargo: &str, root: &Path, args: &ReportArgs) -> (Command, String) {
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["bench", "-p", "crawlbench-benches"])
-        .env("CRAWLBENCH_PROFILE", args.profile.as_str());
-    let mut shown = format!(
-        "CRAWLBENCH_PROFILE={} cargo bench -p crawlbench-benches",
-        args.profile.as_str()
-    );
-    if let Some(seed) = args.seed {
-        cmd.env("CRAWLBENCH_ORDER_SEED", seed.to_string());
-        shown = format!("CRAWLBENCH_ORDER_SEED={seed} {shown}");
-    }
-    if args.profile == Profile::Quick {
-        cmd.args(["--", "--quick"]);
-        shown += " -- --quick";
-    }
-    (cmd, shown)
-}
-
-/// `cargo xtask compare OLD NEW`.
-pub(crate) fn compare_command(args: &[String]) -> Result<()> {
-    let [old, new] = args else {
-        bail!(
-            "compare needs two results.json files: `cargo xtask compare OLD NEW`, e.g. \
-             `cargo xtask compare /tmp/old/results.json results/results.json`"
-        );
+    let run = if a.opts.publish {
+        campaign::data_dir(root).join("publish")
+    } else {
+        out.clone()
     };
-    let (old_results, new_results) = (
-        Results::read(Path::new(old))?,
-        Results::read(Path::new(new))?,
-    );
-    print!("{}", compare::render(old, new, &old_results, &new_results));
+    Dirs { out, run, produce }
+}
+
+/// `cargo xtask report [--run] [--profile quick|full] [--seed N] [--rounds R] [--out DIR |
+/// --publish] [-- CAMPAIGN-ARGS…]`.
+pub(crate) fn report_command(root: &Path, args: &[String]) -> Result<()> {
+    let a = parse_report_args(args)?;
+    let d = dirs(root, &a);
+    if !a.opts.run {
+        print_collated(&collate(&d.out, &d.produce)?);
+        return Ok(());
+    }
+    let binary = campaign::build_release(root)?;
+    run_and_collate(&binary, &a, &d)
+}
+
+/// Runs the campaign with `binary`, publishes it when asked and it completed, and collates.
+fn run_and_collate(binary: &Path, a: &ReportArgs, d: &Dirs) -> Result<()> {
+    let spec = Spec {
+        profile: a.profile,
+        seed: a.opts.seed,
+        rounds: a.opts.rounds,
+        extra: &a.opts.campaign_args,
+    };
+    let finished = campaign::run(binary, &spec, &d.run)?;
+    if a.opts.publish && finished == Finished::Complete {
+        publish_report(&d.run, &d.out)?;
+    }
+    let collated_dir = if finished == Finished::Complete {
+        &d.out
+    } else {
+        &d.run
+    };
+    print_collated(&collate(collated_dir, &d.produce)?);
+    match finished {
+        Finished::Complete => Ok(()),
+        Finished::Interrupted if a.opts.publish => Err(campaign::interrupted(&format!(
+            "nothing was published; the partial report is in {}",
+            d.run.display()
+        ))),
+        Finished::Interrupted => Err(campaign::interrupted(&format!(
+            "the partial report is in {}",
+            d.run.display()
+        ))),
+    }
+}
+
+/// Copies a completed campaign's `report.json` from `from` into `to` (results/).
+pub(crate) fn publish_report(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let (src, dst) = (from.join(REPORT_JSON), to.join(REPORT_JSON));
+    std::fs::copy(&src, &dst)
+        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    println!("report: published {}", dst.display());
     Ok(())
 }

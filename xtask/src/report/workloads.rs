@@ -1,200 +1,156 @@
-//! The workloads the bench suite runs and how the report presents each one: what it measures,
-//! what its parameter means, and which number is its headline. A workload not listed here still
-//! gets a report (generic columns), so adding a bench group never breaks `cargo xtask report`.
+//! How the report presents each workload: its parameter's symbol, the quantities its headline
+//! column shows, and the line charts it gets besides its bar chart. The campaign says *what* ran
+//! (`report.json`); this says what a reader looks at first. A workload not listed here still
+//! gets a report (wall time as its main metric), so a new workload never breaks collation.
 
-use super::{format, results::CellResult};
+use crawlbench_stats::Metric;
 
-/// Workloads the bench suite is expected to produce; any that are absent are listed as missing.
-pub(crate) const EXPECTED: &[&str] = &[
-    "seed-replica",
-    "latency-list",
-    "throughput",
-    "crawl",
-    "concurrency-sweep",
-    "faults",
-];
+use super::format;
 
-/// The number a workload's table leads with, after the wall time.
+/// Something a table or chart shows: a metric of the contract, or URLs per second derived from
+/// the median wall time (`N ÷ wall`, for workloads whose parameter is the URL count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Headline {
-    /// Ideal makespan over median wall (1.00 = the model adds nothing to the server's latency).
-    Efficiency,
-    /// HTTP attempts per second of median wall.
-    RequestsPerSec,
-    /// URLs per second of median wall.
+pub(crate) enum Quantity {
+    Metric(Metric),
     UrlsPerSec,
-    /// URLs that ended in a 2xx, out of the URLs attempted.
-    Successes,
 }
 
-impl Headline {
-    /// The column header.
-    pub(crate) fn header(self, workload: &str) -> &'static str {
+impl Quantity {
+    /// The metric the quantity is computed from (and ranked by).
+    pub(crate) fn metric(self) -> Metric {
         match self {
-            Self::Efficiency => "efficiency (ideal / wall)",
-            Self::RequestsPerSec => "req/s",
-            Self::UrlsPerSec if workload == "crawl" => "pages/s",
-            Self::UrlsPerSec => "URLs/s",
-            Self::Successes => "2xx / URLs",
+            Self::Metric(m) => m,
+            Self::UrlsPerSec => Metric::WallSecs,
         }
     }
 
-    /// The value for a cell, when it has one.
-    pub(crate) fn value(self, cell: &CellResult) -> Option<f64> {
-        let m = &cell.metrics;
+    /// Its heading, with the display unit.
+    pub(crate) fn heading(self) -> &'static str {
         match self {
-            Self::Efficiency => m.efficiency,
-            Self::RequestsPerSec => m.requests_per_sec,
-            Self::UrlsPerSec => m.urls_per_sec,
-            Self::Successes => match (m.successes, m.urls) {
-                (Some(s), Some(u)) if u > 0.0 => Some(s / u),
-                _ => None,
-            },
+            Self::Metric(m) => format::heading(m),
+            Self::UrlsPerSec => "URLs/s (N ÷ wall)",
         }
     }
 
-    /// The value as the table shows it.
-    pub(crate) fn show(self, cell: &CellResult) -> String {
-        let m = &cell.metrics;
-        match (self, self.value(cell)) {
-            (_, None) => "—".into(),
-            (Self::Efficiency, Some(v)) => format!("{v:.2}"),
-            (Self::Successes, Some(_)) => format!(
-                "{} / {}",
-                format::num(m.successes.unwrap_or_default()),
-                format::num(m.urls.unwrap_or_default())
-            ),
-            (_, Some(v)) => format::num(v),
+    /// A value (raw units) as tables show it.
+    pub(crate) fn show(self, raw: f64) -> String {
+        match self {
+            Self::Metric(m) => format::value(m, raw),
+            Self::UrlsPerSec => format::num(raw),
+        }
+    }
+
+    /// A value in the chart's units.
+    pub(crate) fn display(self, raw: f64) -> f64 {
+        match self {
+            Self::Metric(m) => format::display(m, raw),
+            Self::UrlsPerSec => raw,
+        }
+    }
+
+    /// A chart axis description.
+    pub(crate) fn axis(self) -> &'static str {
+        match self {
+            Self::Metric(Metric::WallSecs) => "median wall time of one run (s)",
+            Self::Metric(Metric::WallOverIdeal) => "median wall ÷ ideal makespan (1 = no overhead)",
+            Self::Metric(Metric::CpuUsPerRequest) => "median client CPU per request (µs)",
+            Self::Metric(Metric::PeakRssBytes) => "median client peak RSS (MiB)",
+            Self::Metric(Metric::LatencyP50Us) => "median p50 latency (ms)",
+            Self::Metric(Metric::LatencyP99Us) => "median p99 latency (ms)",
+            Self::Metric(m) => format::heading(m),
+            Self::UrlsPerSec => "URLs per second (N ÷ median wall)",
         }
     }
 }
 
-/// How a workload's tables are laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// One ranked table per parameter value.
-    PerParameter,
-    /// One ranked table at the largest parameter, plus a backend × parameter table of medians
-    /// with each backend's slope (seconds per unit of the parameter).
-    Scaling,
-}
-
-/// Line charts a workload gets besides its bar chart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LineCharts {
-    /// None.
-    None,
-    /// Median wall vs the parameter, with CI error bars.
-    WallVsParameter,
-    /// URLs/s and peak RSS vs the parameter on a log axis.
-    ThroughputAndMemory,
+/// A line chart of one metric against the workload's parameter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LineChart {
+    /// File name suffix: `<workload>-<suffix>.svg`.
+    pub(crate) suffix: &'static str,
+    pub(crate) metric: Metric,
+    /// A logarithmic parameter axis (for parameters spanning decades).
+    pub(crate) log_x: bool,
 }
 
 /// How the report presents one workload.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct WorkloadKind {
-    /// What it measures, one or two sentences.
-    pub(crate) measures: &'static str,
+pub(crate) struct Presentation {
     /// The parameter's symbol in tables (`N`, `C`, `pages`).
     pub(crate) parameter: &'static str,
     /// The parameter's meaning with its unit, for chart axes.
     pub(crate) parameter_axis: &'static str,
-    /// The headline column.
-    pub(crate) headline: Headline,
-    /// Table layout.
-    pub(crate) layout: Layout,
-    /// Extra line charts.
-    pub(crate) lines: LineCharts,
-    /// Whether the origin's own CPU gets a column (where it is part of the story).
-    pub(crate) origin_cpu: bool,
+    /// The headline table's columns, at the largest parameter; the first is the main metric
+    /// (bar chart, row order, rank column).
+    pub(crate) headline: &'static [Quantity],
+    /// Line charts against the parameter.
+    pub(crate) lines: &'static [LineChart],
 }
 
-/// The presentation of `workload`; unknown workloads get generic columns.
-pub(crate) fn kind(workload: &str) -> WorkloadKind {
-    let base = WorkloadKind {
-        measures: "A workload this version of the report does not know; shown with the common \
-                   columns.",
+const WALL: Quantity = Quantity::Metric(Metric::WallSecs);
+const OVER_IDEAL: Quantity = Quantity::Metric(Metric::WallOverIdeal);
+
+/// The presentation of `workload`.
+pub(crate) fn presentation(workload: &str) -> Presentation {
+    let base = Presentation {
         parameter: "parameter",
         parameter_axis: "parameter",
-        headline: Headline::UrlsPerSec,
-        layout: Layout::PerParameter,
-        lines: LineCharts::None,
-        origin_cpu: false,
+        headline: &[WALL],
+        lines: &[],
     };
     match workload {
-        "seed-replica" => WorkloadKind {
-            measures: "The shape of the original Python experiment: each backend fetches a list \
-                       of N URLs, N growing in steps; wall time against N shows each model's \
-                       fixed cost (the intercept) and its cost per URL (the slope).",
+        "seed-replica" => Presentation {
             parameter: "N",
             parameter_axis: "URLs in the list (N)",
-            layout: Layout::Scaling,
-            lines: LineCharts::WallVsParameter,
+            lines: &[LineChart {
+                suffix: "wall",
+                metric: Metric::WallSecs,
+                log_x: false,
+            }],
             ..base
         },
-        "latency-list" => WorkloadKind {
-            measures: "A list of N URLs against an origin that answers each after a fixed \
-                       delay. Efficiency is the ideal makespan (⌈N / C⌉ × delay) over the \
-                       median wall time: 1.00 means the model adds nothing to the server's \
-                       latency.",
+        "latency-list" => Presentation {
             parameter: "N",
             parameter_axis: "URLs (N)",
-            headline: Headline::Efficiency,
+            headline: &[OVER_IDEAL],
             ..base
         },
-        "throughput" => WorkloadKind {
-            measures: "A list of N URLs from an origin with no delay: how fast each model issues \
-                       requests, and the client CPU each request costs. The origin runs in its \
-                       own process; its CPU is reported apart.",
+        "throughput" => Presentation {
             parameter: "N",
             parameter_axis: "URLs (N)",
-            headline: Headline::RequestsPerSec,
-            origin_cpu: true,
+            headline: &[
+                Quantity::Metric(Metric::CpuUsPerRequest),
+                Quantity::UrlsPerSec,
+            ],
             ..base
         },
-        "crawl" => WorkloadKind {
-            measures: "A crawl of the synthetic site from its root page, following links until \
-                       every reachable page is fetched: link extraction and the shared frontier \
-                       sit on the hot path.",
+        "crawl" => Presentation {
             parameter: "pages",
             parameter_axis: "pages",
             ..base
         },
-        "concurrency-sweep" => WorkloadKind {
-            measures: "The same list at growing in-flight limits C: throughput and memory as \
-                       concurrency grows. A backend that cannot reach a C fails that cell, with \
-                       its reason.",
+        "concurrency-sweep" => Presentation {
             parameter: "C",
             parameter_axis: "requests in flight (C, log scale)",
-            lines: LineCharts::ThroughputAndMemory,
-            ..base
+            headline: &[OVER_IDEAL, Quantity::Metric(Metric::PeakRssBytes)],
+            lines: &[
+                LineChart {
+                    suffix: "wall-over-ideal",
+                    metric: Metric::WallOverIdeal,
+                    log_x: true,
+                },
+                LineChart {
+                    suffix: "rss",
+                    metric: Metric::PeakRssBytes,
+                    log_x: true,
+                },
+            ],
         },
-        "faults" => WorkloadKind {
-            measures: "A list of N URLs with injected faults (resets, stalls, 5xx, truncated and \
-                       oversized bodies, redirects): time and outcomes under failure. Errors \
-                       are the URLs per error kind, per run.",
+        "faults" => Presentation {
             parameter: "N",
             parameter_axis: "URLs (N)",
-            headline: Headline::Successes,
             ..base
         },
         _ => base,
     }
-}
-
-/// Workload names in report order: the expected ones first, in their order, then the rest
-/// alphabetically.
-pub(crate) fn report_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut names: Vec<&str> = names.into_iter().collect();
-    names.sort_by_key(|n| {
-        (
-            EXPECTED
-                .iter()
-                .position(|e| e == n)
-                .unwrap_or(EXPECTED.len()),
-            *n,
-        )
-    });
-    names.dedup();
-    names
 }

@@ -10,8 +10,8 @@
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     io::{self, BufReader},
-    os::unix::process::CommandExt,
-    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    os::unix::process::{CommandExt, ExitStatusExt},
+    process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, PoisonError, mpsc},
     thread::{self, JoinHandle},
     time::{Duration, Instant},
@@ -20,6 +20,7 @@ use std::{
 use crawlbench_core::{
     BackendError, BackendInfo, CrawlJob, FetchOutcome,
     driver::{Driven, drive, lost_outcome},
+    resources::{WorkerPeaks, peak_rss_bytes_of},
 };
 use futures_channel::oneshot;
 use futures_util::future::{self, Either};
@@ -35,8 +36,28 @@ use crate::{
 /// The PIDs of running workers, shared with [`crate::MultiProcess::worker_pids`].
 pub(crate) type PidSet = Arc<Mutex<BTreeSet<u32>>>;
 
-/// How long workers get to exit after their stdin closes before they are killed.
-const GRACE: Duration = Duration::from_millis(500);
+/// How long workers get to exit after their stdin closes before they are killed: 500 ms, or
+/// `CRAWLBENCH_WORKER_GRACE_MS` (the campaign's instruction count raises it: a worker under
+/// valgrind writes its counts as it exits, and a kill then would lose them).
+fn grace() -> Duration {
+    std::env::var("CRAWLBENCH_WORKER_GRACE_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_millis(500), Duration::from_millis)
+}
+
+/// True once `pid` (our unreaped child) has exited: a zombie, state `Z` in `/proc/<pid>/stat`.
+/// Checked without reaping, so `wait4` can still collect its status and usage.
+fn has_exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the parenthesised command name, which may itself hold spaces.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s == "Z"))
+        })
+        .unwrap_or(true)
+}
 /// How long a new worker may take to answer `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A slot whose worker fails to start this many times in a row fails the run.
@@ -62,12 +83,12 @@ enum Msg {
         incarnation: u32,
         bytes: usize,
     },
-    /// From a reader: an outcome.
+    /// From a reader: an outcome (boxed: it is several times the size of every other message).
     Outcome {
         slot: usize,
         incarnation: u32,
         id: u64,
-        outcome: FetchOutcome,
+        outcome: Box<FetchOutcome>,
         bytes: usize,
     },
     /// From a reader: the worker cannot run this job at all.
@@ -97,6 +118,11 @@ struct Stats {
     malformed: usize,
     requeued: usize,
     lost: usize,
+    /// Every worker process's own peak RSS, summed as each is reaped.
+    peaks: WorkerPeaks,
+    /// Workers whose own peak could not be read (they had already exited), so the kernel's
+    /// `ru_maxrss` stood in for it — an overestimate (see [`reap_child`]).
+    peaks_from_rusage: usize,
 }
 
 impl Stats {
@@ -118,6 +144,7 @@ impl Stats {
             ("malformed_frames", self.malformed as f64),
             ("urls_requeued", self.requeued as f64),
             ("urls_lost_to_worker_deaths", self.lost as f64),
+            ("worker_peaks_from_rusage", self.peaks_from_rusage as f64),
         ] {
             extra.insert(key.to_owned(), value);
         }
@@ -140,15 +167,20 @@ pub(crate) fn plan(mode: Mode, job: &CrawlJob, async_workers: usize) -> Vec<usiz
     }
 }
 
-/// The job the workers get: the same limits with a one-URL stand-in workload, so a list of a
-/// million URLs is not copied to every worker (workers never see the frontier).
+/// The job the workers get: the same limits and the same kind (a crawl's fetches extract links,
+/// a list's do not) with a one-URL stand-in workload, so a list of a million URLs is not copied
+/// to every worker (workers never see the frontier).
 fn limits_job(job: &CrawlJob) -> Result<CrawlJob, String> {
     let first = job
         .start_urls()
         .first()
         .cloned()
         .ok_or("the job has no start URL")?;
-    CrawlJob::list(vec![first])
+    let stand_in = match job.workload() {
+        crawlbench_core::Workload::List { .. } => CrawlJob::list(vec![first]),
+        crawlbench_core::Workload::Crawl { .. } => CrawlJob::crawl(vec![first], 1),
+    };
+    stand_in
         .concurrency(job.concurrency())
         .timeout(job.timeout())
         .retries(job.retries())
@@ -239,6 +271,7 @@ pub(crate) fn run(
         .map_err(|_| info.setup_error("the supervisor thread panicked"))?;
     let mut driven = drove.map_err(|reason| info.setup_error(reason))?;
     stats.fill(&mut driven.extra);
+    driven.worker_peaks = stats.peaks;
     Ok(driven)
 }
 
@@ -291,27 +324,28 @@ struct Slot {
     busy: usize,
     started: Instant,
     failed_starts: u32,
+    /// The process's own peak RSS, last read while it was alive.
+    peak_rss: Option<u64>,
 }
 
 impl Slot {
-    /// Stops the process (SIGKILL if `kill` or if it has not exited), reaps it and joins its
-    /// reader. Returns how it ended.
-    fn reap(&mut self, kill: bool, pids: &PidSet) -> String {
+    /// Reads the process's peak RSS while it is alive (a process that has exited has none left to
+    /// read).
+    fn sample_peak(&mut self) {
+        if let Some(child) = &self.child {
+            self.peak_rss = self.peak_rss.max(peak_rss_bytes_of(child.id()));
+        }
+    }
+
+    /// Stops the process (SIGKILL if `kill` or if it has not exited), reaps it, records its peak
+    /// RSS in `stats` and joins its reader. Returns how it ended.
+    fn reap(&mut self, kill: bool, pids: &PidSet, stats: &mut Stats) -> String {
         self.stdin = None;
-        let status = self.child.take().map(|mut child| {
-            let exited = if kill {
-                None
-            } else {
-                child.try_wait().ok().flatten()
-            };
-            match exited {
-                Some(status) => Ok(status),
-                None => {
-                    let _ = child.kill();
-                    child.wait()
-                }
-            }
-        });
+        let sampled = self.peak_rss.take();
+        let status = self
+            .child
+            .take()
+            .map(|child| reap_child(child, kill, sampled, stats));
         if let Some(reader) = self.reader.take() {
             // The process is gone, so its stdout is closed and the reader ends.
             let _ = reader.join();
@@ -324,6 +358,71 @@ impl Slot {
             Some(Ok(status)) => status.to_string(),
             Some(Err(e)) => format!("not reaped: {e}"),
             None => "not running".into(),
+        }
+    }
+}
+
+/// Stops `child` (SIGKILL at once when `kill`, otherwise only if it has not exited yet), reaps it
+/// with `wait4` and adds its peak RSS to `stats`.
+///
+/// The peak is the process's own `VmHWM` — the high-water mark of the address space its `exec`
+/// created — read while it is alive: `sampled` earlier, or here before the kill. `wait4`'s
+/// `ru_maxrss` is only the fallback for a process that had already exited: the kernel charges a
+/// child with its parent's resident pages when it is spawned (`vfork` runs it in the parent's
+/// address space, `fork` copies the page tables), so that figure is at least the coordinator's
+/// RSS at the time and would charge every worker for the coordinator's memory.
+fn reap_child(
+    mut child: Child,
+    kill: bool,
+    sampled: Option<u64>,
+    stats: &mut Stats,
+) -> io::Result<ExitStatus> {
+    let pid = child.id();
+    // Unreaped, the pid is still this child's, even as a zombie.
+    let own = sampled.max(peak_rss_bytes_of(pid));
+    let exited = if kill { Ok(None) } else { wait4(pid, true) };
+    let reaped = match exited {
+        Ok(Some(reaped)) => Ok(reaped),
+        Ok(None) => {
+            let _ = child.kill();
+            wait4(pid, false).and_then(|r| r.ok_or_else(|| io::Error::other("still running")))
+        }
+        // Not ours to wait for (already reaped?): never signal a pid that may have been reused.
+        Err(e) => Err(e),
+    };
+    let rusage_peak = reaped
+        .as_ref()
+        .ok()
+        .map(|(_, usage)| u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024);
+    if own.is_none() {
+        stats.peaks_from_rusage += 1;
+    }
+    stats.peaks.add(own.or(rusage_peak).unwrap_or(0));
+    reaped.map(|(status, _)| status)
+}
+
+/// `wait4` on `pid` (only with `WNOHANG` when `poll`): its exit status and resource usage, or
+/// `None` when polling a process that is still running.
+fn wait4(pid: u32, poll: bool) -> io::Result<Option<(ExitStatus, libc::rusage)>> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    let flags = if poll { libc::WNOHANG } else { 0 };
+    loop {
+        let mut status = 0;
+        // SAFETY: wait4 writes the status and a plain C struct we own; a zeroed rusage is valid.
+        let (rc, usage) = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let rc = libc::wait4(pid, &mut status, flags, &mut usage);
+            (rc, usage)
+        };
+        match rc {
+            0 => return Ok(None),
+            rc if rc > 0 => return Ok(Some((ExitStatus::from_raw(status), usage))),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
         }
     }
 }
@@ -383,6 +482,7 @@ impl Supervisor {
                 busy: 0,
                 started: Instant::now(),
                 failed_starts: 0,
+                peak_rss: None,
             })
             .collect();
         Self {
@@ -422,8 +522,7 @@ impl Supervisor {
         let mut child = command.spawn()?;
         let pid = child.id();
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = reap_child(child, true, None, &mut self.stats);
             return Err(io::Error::other("the worker's stdio was not piped"));
         };
         let capacity = self.slots[slot].capacity;
@@ -447,8 +546,7 @@ impl Supervisor {
         let reader = match reader {
             Ok(handle) => handle,
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = reap_child(child, true, None, &mut self.stats);
                 return Err(e);
             }
         };
@@ -467,6 +565,7 @@ impl Supervisor {
         s.pid = pid;
         s.busy = 0;
         s.started = Instant::now();
+        s.peak_rss = None;
         Ok(())
     }
 
@@ -564,7 +663,7 @@ impl Supervisor {
                 match self.jobs.get(&id) {
                     Some(job) if job.slot == Some(slot) && job.url == outcome.url => {
                         let job = self.jobs.remove(&id).expect("just looked up");
-                        let _ = job.reply.send(outcome);
+                        let _ = job.reply.send(*outcome);
                         self.slots[slot].busy -= 1;
                         self.tokens.push_back((slot, incarnation));
                     }
@@ -654,7 +753,7 @@ impl Supervisor {
         }
         let was_starting = s.state == State::Starting;
         let pid = s.pid;
-        let ended = s.reap(true, &self.pids);
+        let ended = s.reap(true, &self.pids, &mut self.stats);
         s.state = State::Dead;
         s.busy = 0;
         if was_starting {
@@ -789,12 +888,14 @@ impl Supervisor {
         }
     }
 
-    /// Closes every worker's stdin, gives them [`GRACE`] to exit, kills the rest, reaps all.
+    /// Closes every worker's stdin, gives them [`grace`] to exit, kills the rest, reaps all.
     fn shutdown(&mut self, rx: &mpsc::Receiver<Msg>) {
+        // Their own peaks, while they are alive to be asked: once stdin closes they exit.
         for s in &mut self.slots {
+            s.sample_peak();
             s.stdin = None;
         }
-        let deadline = Instant::now() + GRACE;
+        let deadline = Instant::now() + grace();
         // A worker exits on EOF; its reader's `Closed` is the signal that its stdout is gone.
         while self
             .slots
@@ -815,8 +916,17 @@ impl Supervisor {
                 Err(_) => break,
             }
         }
+        // Stdout closes before the process is gone; let it finish exiting within the grace.
+        while Instant::now() < deadline
+            && self
+                .slots
+                .iter()
+                .any(|s| s.child.is_some() && !has_exited(s.pid))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for s in &mut self.slots {
-            s.reap(false, &self.pids);
+            s.reap(false, &self.pids, &mut self.stats);
             s.state = State::Dead;
         }
         self.pending.clear();
@@ -829,7 +939,7 @@ impl Drop for Supervisor {
         // Normally a no-op (shutdown reaped everything); on a panic this still stops the workers.
         for s in &mut self.slots {
             if s.child.is_some() {
-                s.reap(true, &self.pids);
+                s.reap(true, &self.pids, &mut self.stats);
             }
         }
     }
@@ -887,7 +997,7 @@ fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sen
                 slot,
                 incarnation,
                 id,
-                outcome,
+                outcome: Box::new(outcome),
                 bytes,
             },
             Ok(FromWorker::Outcome { .. }) => {

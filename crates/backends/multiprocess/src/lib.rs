@@ -44,9 +44,19 @@
 //!   exit, the rest are killed, all are reaped inside `run` — so their CPU is in the report's
 //!   `children_cpu_secs` — and no process outlives the run.
 //!
+//! # Memory
+//! The report's memory is a *sum of per-process peaks*
+//! ([`ResourceUsage::peak_rss_sum_bytes`](crawlbench_core::resources::ResourceUsage::peak_rss_sum_bytes)):
+//! the coordinator's own peak plus every worker process's, restarted incarnations included
+//! (`workers_peak_rss_sum_bytes`, `worker_processes`). A worker's peak is its own `VmHWM`, read
+//! while it is alive — just before its stdin closes, or before it is killed. Not `wait4`'s
+//! `ru_maxrss`: the kernel charges a spawned child with its parent's resident pages, so that
+//! figure is at least the coordinator's RSS at spawn time; it stands in only for a worker that
+//! had already exited (counted in `worker_peaks_from_rusage`).
+//!
 //! Counters in the report's `extra`: `workers`, `worker_restarts`, `malformed_frames`,
 //! `ipc_bytes_sent`, `ipc_bytes_received`, `ipc_messages` (frames, headers included),
-//! `urls_requeued`, `urls_lost_to_worker_deaths`.
+//! `urls_requeued`, `urls_lost_to_worker_deaths`, `worker_peaks_from_rusage`.
 
 use std::{
     collections::BTreeSet,

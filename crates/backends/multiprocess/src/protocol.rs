@@ -18,7 +18,7 @@ use url::Url;
 
 /// The protocol version both sides announce in their `Hello`. Bump it on any change to the
 /// messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest accepted frame payload. An outcome is a few KiB (its links dominate); 64 MiB is
 /// far above any real message and far below what a corrupt length could ask for.

@@ -1,7 +1,8 @@
-//! Line charts of one quantity against a workload's parameter, one line per backend (wall vs N
-//! with confidence intervals; throughput and memory vs C on a log axis).
+//! Line charts of one quantity against a workload's parameter, one line per backend with 95 %
+//! interval whiskers at every point (wall against N; wall ÷ ideal and memory against C on a log
+//! axis).
 
-use std::{collections::BTreeSet, path::Path};
+use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use plotters::{
@@ -10,143 +11,93 @@ use plotters::{
 };
 
 use super::{
-    FONT, Metric, TEXT,
+    FONT, TEXT,
     axis::{TickedAxis, thin},
     chart_builder, dark_on_white, draw_error,
     marks::{DIAMOND, MARKERS, Orientation, draw_markers, draw_whisker},
 };
-use crate::report::{
-    format,
-    results::{CellResult, WorkloadResult},
-    tables::parameters,
-    workloads::WorkloadKind,
-};
+use crate::report::format;
 
-/// One line per backend of `metric` against the parameter; failures noted in the legend.
+/// One backend's line.
+#[derive(Debug)]
+pub(super) struct Series {
+    /// The legend text (backend, with unverified or failed parameters named).
+    pub(super) label: String,
+    pub(super) colour: RGBColor,
+    pub(super) points: Vec<Point>,
+}
+
+/// One point with its interval, in the chart's units.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Point {
+    pub(super) x: f64,
+    pub(super) y: f64,
+    pub(super) ci: Option<(f64, f64)>,
+}
+
+/// The axes of a line chart.
+#[derive(Debug)]
+pub(super) struct Axes<'a> {
+    pub(super) x_desc: &'a str,
+    pub(super) y_desc: &'a str,
+    /// The parameter values (ticks), ascending.
+    pub(super) xs: &'a [f64],
+    pub(super) log_x: bool,
+}
+
+/// Draws `series` against the parameter.
 pub(super) fn line_chart(
     path: &Path,
     title: &str,
-    w: &WorkloadResult,
-    k: &WorkloadKind,
-    metric: Metric,
-    log_x: bool,
-    colour: &dyn Fn(&str) -> RGBColor,
+    axes: &Axes<'_>,
+    series: &[Series],
 ) -> Result<()> {
-    let params: Vec<f64> = parameters(w)
+    let xs: Vec<f64> = axes
+        .xs
         .iter()
-        .filter_map(|p| p.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && (!log_x || *v > 0.0))
+        .copied()
+        .filter(|v| v.is_finite() && (!axes.log_x || *v > 0.0))
         .collect();
-    let (Some(&lo), Some(&hi)) = (params.first(), params.last()) else {
+    let (Some(&lo), Some(&hi)) = (xs.first(), xs.last()) else {
         return Err(anyhow!(
-            "{}: {} has no numeric parameters to plot against",
-            path.display(),
-            w.name
+            "{}: no numeric parameters to plot against",
+            path.display()
         ));
     };
-    let series = line_series(w, k, metric, colour);
     let top = series
         .iter()
         .flat_map(|s| &s.points)
         .map(|p| p.ci.map_or(p.y, |ci| ci.1.max(p.y)))
+        .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    let y_max = if top > 0.0 { top * 1.15 } else { 1.0 };
+    // Headroom above the data for the legend (upper left), which grows with the series.
+    let headroom = 1.15 + 0.04 * series.len() as f64;
+    let y_max = if top > 0.0 { top * headroom } else { 1.0 };
     let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_error(path))?;
-    let ticks = thin(&params, 12);
-    if log_x {
+    let ticks = thin(&xs, 12);
+    if axes.log_x {
         let x = (lo / 1.5..hi * 1.5).log_scale().with_key_points(ticks);
-        draw_lines(&root, path, title, x, y_max, k, metric, &series)?;
+        draw_lines(&root, path, title, x, y_max, axes, series)?;
     } else {
         let pad = ((hi - lo) * 0.05).max(0.5);
         let x = TickedAxis {
             range: (lo - pad).max(0.0)..hi + pad,
             ticks,
         };
-        draw_lines(&root, path, title, x, y_max, k, metric, &series)?;
+        draw_lines(&root, path, title, x, y_max, axes, series)?;
     }
     root.present().map_err(draw_error(path))?;
     Ok(())
 }
 
-/// One backend's points, with the legend text.
-#[derive(Debug)]
-struct Series {
-    label: String,
-    colour: RGBColor,
-    points: Vec<Point>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Point {
-    x: f64,
-    y: f64,
-    ci: Option<(f64, f64)>,
-}
-
-fn line_series(
-    w: &WorkloadResult,
-    k: &WorkloadKind,
-    metric: Metric,
-    colour: &dyn Fn(&str) -> RGBColor,
-) -> Vec<Series> {
-    let backends: BTreeSet<&str> = w.cells.iter().map(|c| c.backend.name.as_str()).collect();
-    backends
-        .into_iter()
-        .map(|b| {
-            let mut cells: Vec<&CellResult> =
-                w.cells.iter().filter(|c| c.backend.name == b).collect();
-            cells.sort_by(|a, b| {
-                a.parameter_value()
-                    .partial_cmp(&b.parameter_value())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            let mut points = Vec::new();
-            let (mut failed, mut unverified) = (Vec::new(), Vec::new());
-            for c in cells {
-                let Some(x) = c.parameter_value() else {
-                    continue;
-                };
-                if c.failure.is_some() {
-                    failed.push(c.parameter.clone());
-                    continue;
-                }
-                if !c.verified {
-                    unverified.push(c.parameter.clone());
-                }
-                if let Some((y, ci)) = metric.of(c) {
-                    points.push(Point { x, y, ci });
-                }
-            }
-            let mut label = b.to_owned();
-            if !unverified.is_empty() {
-                label += &format!(
-                    " (unverified at {} = {})",
-                    k.parameter,
-                    unverified.join(", ")
-                );
-            }
-            if !failed.is_empty() {
-                label += &format!(" (failed at {} = {})", k.parameter, failed.join(", "));
-            }
-            Series {
-                label,
-                colour: colour(b),
-                points,
-            }
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
 fn draw_lines<X>(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     path: &Path,
     title: &str,
     x: X,
     y_max: f64,
-    k: &WorkloadKind,
-    metric: Metric,
+    axes: &Axes<'_>,
     series: &[Series],
 ) -> Result<()>
 where
@@ -156,16 +107,35 @@ where
         .build_cartesian_2d(x, 0.0..y_max)
         .map_err(draw_error(path))?;
     dark_on_white(&mut chart.configure_mesh())
-        .x_desc(k.parameter_axis)
-        .y_desc(metric.axis())
+        .x_desc(axes.x_desc)
+        .y_desc(format!("{}; bars: 95 % interval", axes.y_desc))
         .x_label_formatter(&|v| format::param_value(*v))
         .y_label_formatter(&|v| format::num(*v))
         .draw()
         .map_err(draw_error(path))?;
+    // Each backend's points sit slightly apart along x (multiplicatively on a log axis), so
+    // the interval bars of close values do not hide each other.
+    let span = axes.xs.last().copied().unwrap_or(1.0) - axes.xs.first().copied().unwrap_or(0.0);
+    let dodge = |i: usize, x: f64| {
+        let k = i as f64 - (series.len() as f64 - 1.0) / 2.0;
+        if axes.log_x {
+            x * 1.012f64.powf(k)
+        } else {
+            x + k * span * 0.003
+        }
+    };
     for (i, s) in series.iter().enumerate() {
         let colour = s.colour;
-        for p in &s.points {
-            if let Some((lo, hi)) = p.ci {
+        let points: Vec<Point> = s
+            .points
+            .iter()
+            .map(|p| Point {
+                x: dodge(i, p.x),
+                ..*p
+            })
+            .collect();
+        for p in &points {
+            if let Some((lo, hi)) = p.ci.filter(|(lo, hi)| lo.is_finite() && hi.is_finite()) {
                 draw_whisker(
                     &mut chart,
                     (p.x, lo),
@@ -178,7 +148,7 @@ where
         }
         let anno = chart
             .draw_series(LineSeries::new(
-                s.points.iter().map(|p| (p.x, p.y)),
+                points.iter().map(|p| (p.x, p.y)),
                 colour.stroke_width(2),
             ))
             .map_err(draw_error(path))?
@@ -196,7 +166,7 @@ where
                 line(c) + Polygon::new(DIAMOND.map(|(x, y)| (x + 12, y)).to_vec(), fill)
             }),
         };
-        let xy = s.points.iter().map(|p| (p.x, p.y));
+        let xy = points.iter().map(|p| (p.x, p.y));
         draw_markers(&mut chart, i, xy, colour).map_err(draw_error(path))?;
     }
     chart

@@ -1,25 +1,38 @@
-//! The report's SVG charts, drawn with plotters' SVG backend (no system fonts or C libraries):
-//! per workload a bar chart of median wall time with its confidence interval, plus line charts
-//! for the workloads whose parameter is a scale (wall vs N; throughput and memory vs C).
+//! The report's SVG charts, drawn with plotters' SVG backend (text is written as SVG `<text>`,
+//! so no system fonts or C libraries are needed): per workload a bar chart of its main quantity
+//! with 95 % interval whiskers, plus line charts against the parameter where it is a scale
+//! (wall vs N; wall ÷ ideal and peak RSS vs C).
 //!
 //! Every chart has an opaque white background and dark text, so it reads the same on GitHub's
-//! light and dark themes; each backend keeps one colour across all charts.
+//! light and dark themes; each backend keeps one colour across all charts. `charts.json` beside
+//! them lists what this collation wrote, so the next one removes what it no longer writes.
 
 mod axis;
 mod bars;
+mod files;
 mod lines;
 mod marks;
 
-use std::{collections::BTreeSet, path::Path};
+use std::path::Path;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
+pub(crate) use files::{previous_charts, remove_stale, write_list};
+
 use super::{
-    results::{CellResult, ChartFile, Results},
-    tables::parameters,
-    workloads::{LineCharts, kind},
+    view::{Status, View, WorkloadView},
+    workloads::Quantity,
 };
+
+/// One chart file written beside `REPORT.md`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChartFile {
+    pub(crate) workload: String,
+    /// File name, relative to the output directory.
+    pub(crate) file: String,
+    pub(crate) title: String,
+}
 
 /// Colour-blind-safe colours (Okabe–Ito, with grey for its black and without its yellow, then
 /// Tol's muted), all dark enough for a white background.
@@ -74,71 +87,74 @@ where
         .light_line_style(WHITE)
 }
 
+fn draw_error<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
+    move |e| anyhow!("cannot draw {}: {e:?}", path.display())
+}
+
 /// Draws every chart into `out` and returns what was written.
-pub(crate) fn draw_all(results: &Results, out: &Path) -> Result<Vec<ChartFile>> {
-    let backends: Vec<String> = results
-        .workloads
-        .iter()
-        .flat_map(|w| &w.cells)
-        .map(|c| c.backend.name.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let colour = |name: &str| {
-        let i = backends.iter().position(|b| b == name).unwrap_or(0);
+pub(crate) fn draw_all(view: &View<'_>, out: &Path) -> Result<Vec<ChartFile>> {
+    let colour = |label: &str| {
+        let i = view
+            .backends
+            .iter()
+            .position(|b| b.label == label)
+            .unwrap_or(0);
         PALETTE[i % PALETTE.len()]
     };
+    let profile = &view.report.profile;
     let mut charts = Vec::new();
-    for w in &results.workloads {
-        let k = kind(&w.name);
-        let stem = file_stem(&w.name);
-        if let Some(largest) = parameters(w).last() {
-            let title = format!(
-                "{}: median wall time at {} = {largest} ({} profile)",
-                w.name, k.parameter, results.profile
-            );
-            let file = format!("{stem}.svg");
-            bars::bar_chart(&out.join(&file), &title, w, largest, &colour)?;
-            charts.push(ChartFile {
-                workload: w.name.clone(),
-                file,
-                title,
-            });
+    for wv in &view.workloads {
+        let stem = file_stem(wv.name);
+        let main = view.main_quantity(wv);
+        let symbol = wv.presentation.parameter;
+        if let Some(p) = wv.largest() {
+            let bars = bars_at(view, wv, p.parameter, main);
+            if bars.iter().any(|b| b.value.is_some()) {
+                let title = format!(
+                    "{}: {} at {symbol} = {} ({profile} profile)",
+                    wv.name,
+                    main.heading(),
+                    p.parameter
+                );
+                let file = format!("{stem}.svg");
+                bars::bar_chart(&out.join(&file), &title, main.axis(), &bars, &colour)?;
+                charts.push(ChartFile {
+                    workload: wv.name.to_owned(),
+                    file,
+                    title,
+                });
+            }
         }
-        let lines: Vec<(String, String, Metric)> = match k.lines {
-            LineCharts::None => Vec::new(),
-            LineCharts::WallVsParameter => vec![(
-                format!("{stem}-wall.svg"),
-                format!(
-                    "{}: wall time vs {} ({} profile)",
-                    w.name, k.parameter, results.profile
-                ),
-                Metric::Wall,
-            )],
-            LineCharts::ThroughputAndMemory => vec![
-                (
-                    format!("{stem}-throughput.svg"),
-                    format!(
-                        "{}: throughput vs {} ({} profile)",
-                        w.name, k.parameter, results.profile
-                    ),
-                    Metric::UrlsPerSec,
-                ),
-                (
-                    format!("{stem}-rss.svg"),
-                    format!(
-                        "{}: client peak RSS vs {} ({} profile)",
-                        w.name, k.parameter, results.profile
-                    ),
-                    Metric::PeakRss,
-                ),
-            ],
+        let xs: Vec<f64> = {
+            let mut xs: Vec<f64> = wv
+                .parameters
+                .iter()
+                .filter_map(|p| p.parameter.parse().ok())
+                .collect();
+            xs.sort_by(f64::total_cmp);
+            xs
         };
-        for (file, title, metric) in lines {
-            let log_x = k.lines == LineCharts::ThroughputAndMemory;
-            lines::line_chart(&out.join(&file), &title, w, &k, metric, log_x, &colour)?;
+        for chart in wv.presentation.lines {
+            let q = Quantity::Metric(chart.metric);
+            let series = series_of(view, wv, q, &colour);
+            if xs.is_empty() || series.iter().all(|s| s.points.is_empty()) {
+                continue;
+            }
+            let title = format!(
+                "{}: {} vs {symbol} ({profile} profile)",
+                wv.name,
+                q.heading()
+            );
+            let file = format!("{stem}-{}.svg", chart.suffix);
+            let axes = lines::Axes {
+                x_desc: wv.presentation.parameter_axis,
+                y_desc: q.axis(),
+                xs: &xs,
+                log_x: chart.log_x,
+            };
+            lines::line_chart(&out.join(&file), &title, &axes, &series)?;
             charts.push(ChartFile {
-                workload: w.name.clone(),
+                workload: wv.name.to_owned(),
                 file,
                 title,
             });
@@ -147,41 +163,97 @@ pub(crate) fn draw_all(results: &Results, out: &Path) -> Result<Vec<ChartFile>> 
     Ok(charts)
 }
 
-/// The quantity a line chart plots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Metric {
-    Wall,
-    UrlsPerSec,
-    PeakRss,
-}
-
-impl Metric {
-    fn axis(self) -> &'static str {
-        match self {
-            Self::Wall => "median wall time (s), bars: confidence interval",
-            Self::UrlsPerSec => "throughput (URLs/s)",
-            Self::PeakRss => "client peak RSS (MiB)",
-        }
-    }
-
-    /// `(value, optional interval)` for a cell that ran.
-    fn of(self, c: &CellResult) -> Option<(f64, Option<(f64, f64)>)> {
-        match self {
-            Self::Wall => {
-                let t = c.wall.as_ref()?;
-                Some((
-                    t.median_secs,
-                    t.ci.as_ref().map(|ci| (ci.lower_secs, ci.upper_secs)),
-                ))
+fn bars_at(view: &View<'_>, wv: &WorkloadView<'_>, p: &str, q: Quantity) -> Vec<bars::Bar> {
+    view.rows(wv.name, p, q.metric())
+        .into_iter()
+        .map(|(b, status)| {
+            let estimate = view.estimate(wv.name, p, b.label, q);
+            let value = estimate.map(|e| {
+                (
+                    q.display(e.median),
+                    Some((q.display(e.ci.lo), q.display(e.ci.hi))),
+                )
+            });
+            let (label, faded, note) = match &status {
+                Status::Verified => match view.rank(wv.name, p, q.metric(), b.label) {
+                    Some(rank) => (format!("{rank}. {}", b.label), false, None),
+                    None => (b.label.to_owned(), false, None),
+                },
+                Status::Unverified(_) => (format!("{} (unverified)", b.label), true, None),
+                Status::Failed(reasons) => (
+                    format!("{} (failed)", b.label),
+                    false,
+                    Some(format!("failed: {}", reasons.join("; "))),
+                ),
+                Status::Absent => (b.label.to_owned(), false, None),
+            };
+            bars::Bar {
+                backend: b.label.to_owned(),
+                label,
+                text: estimate.map(|e| q.show(e.median)).unwrap_or_default(),
+                value: if matches!(status, Status::Failed(_)) {
+                    None
+                } else {
+                    value
+                },
+                faded,
+                note,
             }
-            Self::UrlsPerSec => Some((c.metrics.urls_per_sec?, None)),
-            Self::PeakRss => Some((c.metrics.peak_rss_mib?, None)),
-        }
-    }
+        })
+        .collect()
 }
 
-fn draw_error<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
-    move |e| anyhow!("cannot draw {}: {e:?}", path.display())
+fn series_of(
+    view: &View<'_>,
+    wv: &WorkloadView<'_>,
+    q: Quantity,
+    colour: &dyn Fn(&str) -> RGBColor,
+) -> Vec<lines::Series> {
+    view.backends
+        .iter()
+        .filter_map(|b| {
+            let mut points = Vec::new();
+            let (mut failed, mut unverified) = (Vec::new(), Vec::new());
+            for p in &wv.parameters {
+                let Ok(x) = p.parameter.parse::<f64>() else {
+                    continue;
+                };
+                match view.status(wv.name, p.parameter, b.label) {
+                    Status::Absent => continue,
+                    Status::Failed(_) => {
+                        failed.push(p.parameter);
+                        continue;
+                    }
+                    Status::Unverified(_) => unverified.push(p.parameter),
+                    Status::Verified => {}
+                }
+                if let Some(e) = view.estimate(wv.name, p.parameter, b.label, q) {
+                    points.push(lines::Point {
+                        x,
+                        y: q.display(e.median),
+                        ci: Some((q.display(e.ci.lo), q.display(e.ci.hi))),
+                    });
+                }
+            }
+            if points.is_empty() && failed.is_empty() {
+                return None;
+            }
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            let symbol = wv.presentation.parameter;
+            let mut label = b.label.to_owned();
+            if !unverified.is_empty() {
+                label += &format!(" (unverified at {symbol} = {})", unverified.join(", "));
+            }
+            if !failed.is_empty() {
+                label += &format!(" (failed at {symbol} = {})", failed.join(", "));
+            }
+            Some(lines::Series {
+                label,
+                colour: colour(b.label),
+                points,
+            })
+        })
+        .collect()
 }
 
 /// A file name stem for a workload (its name, with anything unusual replaced).
@@ -196,23 +268,4 @@ fn file_stem(workload: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Removes chart files a previous report listed that this one did not write again.
-pub(crate) fn remove_stale(
-    out: &Path,
-    previous: &[ChartFile],
-    current: &[ChartFile],
-) -> Result<()> {
-    for old in previous {
-        let stale = !current.iter().any(|c| c.file == old.file);
-        let path = out.join(&old.file);
-        // Only plain file names the report itself writes.
-        if stale && !old.file.contains(['/', '\\']) && old.file.ends_with(".svg") && path.is_file()
-        {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove stale chart {}", path.display()))?;
-        }
-    }
-    Ok(())
 }

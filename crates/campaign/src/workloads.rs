@@ -1,0 +1,306 @@
+//! The six workloads, defined once: the campaign publishes them and the criterion benches time
+//! them, so the two can never measure different things under one name.
+//!
+//! A workload is a site (what the origin serves) and cells (one job per parameter). Sizes depend
+//! on the [`Profile`]: `quick` finishes in minutes, `full` is what `results/` publishes.
+
+use std::time::Duration;
+
+use crawlbench_core::{BackendInfo, ConcurrencyModel, CrawlJob, CrawlJobBuilder};
+use crawlbench_origin::{LatencyModel, Site, SiteSpec};
+
+/// Which size of the suite runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Small workloads, few rounds: minutes, labelled "quick".
+    Quick,
+    /// The published sizes.
+    Full,
+}
+
+impl Profile {
+    /// Parses `quick` or `full`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "quick" => Ok(Self::Quick),
+            "full" => Ok(Self::Full),
+            other => Err(format!("unknown profile {other:?} (accepted: quick, full)")),
+        }
+    }
+    /// `quick` or `full`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::Full => "full",
+        }
+    }
+    /// The `quick` or the `full` value.
+    pub fn pick<T>(self, quick: T, full: T) -> T {
+        match self {
+            Self::Quick => quick,
+            Self::Full => full,
+        }
+    }
+}
+
+/// Builds one cell's job for a backend (pool models get different concurrency in seed-replica).
+pub type JobFn = Box<dyn Fn(&Site, &BackendInfo) -> CrawlJob + Send + Sync>;
+
+/// One cell of a workload: a parameter value and its job.
+pub struct Cell {
+    /// The parameter (URL count, concurrency, …).
+    pub parameter: String,
+    /// Builds the job for a backend on the workload's site.
+    pub job: JobFn,
+    /// The ideal makespan in seconds, where defined.
+    pub ideal_secs: Option<f64>,
+}
+
+impl std::fmt::Debug for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cell")
+            .field("parameter", &self.parameter)
+            .field("ideal_secs", &self.ideal_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A workload: its site and its cells.
+#[derive(Debug)]
+pub struct Workload {
+    /// Name, e.g. `latency-list`.
+    pub name: &'static str,
+    /// What it measures, in one sentence.
+    pub description: &'static str,
+    /// The site the origin serves.
+    pub site: SiteSpec,
+    /// Its cells.
+    pub cells: Vec<Cell>,
+}
+
+/// Every workload name, in report order.
+pub const NAMES: [&str; 6] = [
+    "seed-replica",
+    "latency-list",
+    "throughput",
+    "crawl",
+    "concurrency-sweep",
+    "faults",
+];
+
+/// The workload called `name`.
+pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
+    Ok(match name {
+        "seed-replica" => seed_replica(profile),
+        "latency-list" => latency_list(profile),
+        "throughput" => throughput(profile),
+        "crawl" => crawl(profile),
+        "concurrency-sweep" => concurrency_sweep(profile),
+        "faults" => faults(profile),
+        other => {
+            return Err(format!(
+                "unknown workload {other:?} (accepted: {})",
+                NAMES.join(", ")
+            ));
+        }
+    })
+}
+
+/// The list of the first `n` pages of `site` with `concurrency` in flight.
+pub fn list_job(site: &Site, n: u32, concurrency: usize) -> CrawlJobBuilder {
+    CrawlJob::list(
+        site.list_urls(n)
+            .expect("the workload's site has enough pages"),
+    )
+    .concurrency(concurrency)
+}
+
+/// True for models whose concurrency is a pool of workers (threads or processes) rather than
+/// tasks — the seed experiment gave those a pool of 3 and let async run unbounded.
+pub fn is_pool_model(info: &BackendInfo) -> bool {
+    matches!(
+        info.model,
+        ConcurrencyModel::Threads
+            | ConcurrencyModel::AsyncOverThreads
+            | ConcurrencyModel::Processes
+    )
+}
+
+fn fixed(ms: f64) -> LatencyModel {
+    LatencyModel::Fixed { ms }
+}
+
+/// The original Python experiment's shape: N = 6·i URLs, a slow server, pools of 3 workers for
+/// thread and process models, async unbounded (the original's `asyncio.gather`). Pools take
+/// ceil(N / 3) server delays, async one. i = 1, 10, 19 are enough to draw both lines.
+fn seed_replica(profile: Profile) -> Workload {
+    let delay_ms = profile.pick(25.0, 100.0);
+    let cells = [1u32, 10, 19]
+        .iter()
+        .map(|&i| {
+            let n = 6 * i;
+            Cell {
+                parameter: n.to_string(),
+                job: Box::new(move |site, info| {
+                    let concurrency = if is_pool_model(info) { 3 } else { n as usize };
+                    list_job(site, n, concurrency).build().expect("valid job")
+                }),
+                ideal_secs: None,
+            }
+        })
+        .collect();
+    Workload {
+        name: "seed-replica",
+        description: "the original experiment's shape: N = 6·i URLs, pools of 3, async unbounded",
+        site: SiteSpec {
+            pages: 6 * 19,
+            latency: fixed(delay_ms),
+            ..Default::default()
+        },
+        cells,
+    }
+}
+
+/// N URLs, C in flight, a fixed delay: ideal = ceil(N / C) × delay, so wall ÷ ideal is what a
+/// model's scheduling adds on top of waiting.
+fn latency_list(profile: Profile) -> Workload {
+    let (n, c, delay_ms) = profile.pick((400u32, 40usize, 50.0), (2000, 200, 50.0));
+    Workload {
+        name: "latency-list",
+        description: "a latency-bound list: what scheduling adds on top of waiting",
+        site: SiteSpec {
+            pages: n,
+            latency: fixed(delay_ms),
+            ..Default::default()
+        },
+        cells: vec![Cell {
+            parameter: n.to_string(),
+            job: Box::new(move |site, _| list_job(site, n, c).build().expect("valid job")),
+            ideal_secs: Some((n as usize).div_ceil(c) as f64 * delay_ms / 1e3),
+        }],
+    }
+}
+
+/// No delay, small bodies, 64 in flight: CPU per request, and requests per second on a shared
+/// machine (the origin's CPU reported apart).
+fn throughput(profile: Profile) -> Workload {
+    let n = profile.pick(3000u32, 20_000);
+    Workload {
+        name: "throughput",
+        description: "no server delay, 512-byte pages, 64 in flight: CPU per request",
+        site: SiteSpec {
+            pages: n,
+            body_bytes: 512,
+            links_per_page: 4,
+            ..Default::default()
+        },
+        cells: vec![Cell {
+            parameter: n.to_string(),
+            job: Box::new(move |site, _| list_job(site, n, 64).build().expect("valid job")),
+            ideal_secs: None,
+        }],
+    }
+}
+
+/// Link-following through the shared frontier: discovery, HTML parsing, a frontier that starts
+/// narrow and widens.
+fn crawl(profile: Profile) -> Workload {
+    let (pages, c, delay_ms) = profile.pick((1000u32, 50usize, 10.0), (5000, 100, 20.0));
+    Workload {
+        name: "crawl",
+        description: "a link-following crawl of the whole synthetic site",
+        site: SiteSpec {
+            pages,
+            latency: fixed(delay_ms),
+            ..Default::default()
+        },
+        cells: vec![Cell {
+            parameter: pages.to_string(),
+            job: Box::new(move |site, _| {
+                CrawlJob::crawl(vec![site.seed_url()], 10_000_000)
+                    .concurrency(c)
+                    .build()
+                    .expect("valid job")
+            }),
+            ideal_secs: None,
+        }],
+    }
+}
+
+/// The C10K question: N = 4·C URLs with a long delay, so C requests really wait together.
+/// A backend that cannot reach a C shows the failure with its reason, never a lower C.
+fn concurrency_sweep(profile: Profile) -> Workload {
+    let (limits, delay_ms): (&[usize], f64) =
+        profile.pick((&[16, 128, 1024], 100.0), (&[16, 128, 1024, 10_000], 200.0));
+    let max_n = 4 * limits.iter().max().copied().unwrap_or(16) as u32;
+    Workload {
+        name: "concurrency-sweep",
+        description: "in-flight limit C against wall and memory, N = 4·C URLs",
+        site: SiteSpec {
+            pages: max_n,
+            body_bytes: 512,
+            links_per_page: 4,
+            latency: fixed(delay_ms),
+            ..Default::default()
+        },
+        cells: limits
+            .iter()
+            .map(|&c| Cell {
+                parameter: c.to_string(),
+                job: Box::new(move |site, _| {
+                    list_job(site, 4 * c as u32, c)
+                        .timeout(Duration::from_secs(30))
+                        .build()
+                        .expect("valid job")
+                }),
+                ideal_secs: Some(4.0 * delay_ms / 1e3),
+            })
+            .collect(),
+    }
+}
+
+/// 5 % faulty URLs — resets, 500s, stalls past a 1 s timeout — with one retry: time and
+/// outcomes under failure, every faulty URL still checked against its predicted outcome.
+fn faults(profile: Profile) -> Workload {
+    let (n, c) = profile.pick((400u32, 50usize), (2000, 100));
+    Workload {
+        name: "faults",
+        description: "5 % resets, 500s and stalls past a 1 s timeout, one retry",
+        site: SiteSpec {
+            pages: n,
+            latency: fixed(20.0),
+            faults: "reset=2%,500=1.5%,stall=1.5%"
+                .parse()
+                .expect("valid profile"),
+            stall_ms: 30_000,
+            ..Default::default()
+        },
+        cells: vec![Cell {
+            parameter: n.to_string(),
+            job: Box::new(move |site, _| {
+                list_job(site, n, c)
+                    .timeout(Duration::from_secs(1))
+                    .retries(1)
+                    .build()
+                    .expect("valid job")
+            }),
+            ideal_secs: None,
+        }],
+    }
+}
+
+/// A job in words, for reports.
+pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
+    use crawlbench_core::Workload as Kind;
+    let what = match job.workload() {
+        Kind::List { urls } => format!("list of {} URLs", urls.len()),
+        Kind::Crawl { .. } => format!("crawl of a {}-page site", site.pages),
+    };
+    format!(
+        "{what}, {} in flight, latency {}, faults {}, {}-byte pages",
+        job.concurrency(),
+        site.latency,
+        site.faults,
+        site.body_bytes
+    )
+}
