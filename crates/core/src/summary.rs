@@ -1,21 +1,11 @@
-//! Compact summaries of runs, shared by the writer (the bench suite) and the reader
-//! (`cargo xtask report`), so the two can never disagree about the layout.
-//!
-//! A bench *cell* is one (workload, backend, parameter): its [`CellMetrics`] hold the summary of
-//! every measured run — CPU, memory, latency, errors, verification — next to criterion's own
-//! timing estimates, which live in criterion's directory ([`CellMetrics::criterion_dir`]).
+//! [`RunSummary`]: one measured run without its per-URL outcomes — what the campaign keeps of
+//! every run in `runs.jsonl`, small enough to keep thousands of runs.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    BackendInfo, CrawlReport,
-    report::{JobSummary, LatencySummary},
-};
-
-/// Version of the layout of [`CellMetrics`] and [`Environment`].
-pub const METRICS_SCHEMA: u32 = 1;
+use crate::{CrawlReport, report::LatencySummary};
 
 /// One measured run, without its per-URL outcomes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +32,10 @@ pub struct RunSummary {
     pub peak_rss_bytes: u64,
     /// Largest child peak RSS.
     pub children_peak_rss_bytes: u64,
+    /// Worker processes a multi-process backend ran (0 for in-process backends).
+    pub worker_processes: u32,
+    /// The client's peak plus every worker's own peak: the sum of per-process peaks.
+    pub peak_rss_sum_bytes: u64,
     /// Peak in-flight fetches seen by the crawl loop.
     pub peak_in_flight: usize,
     /// Peak concurrent requests seen by the origin.
@@ -78,6 +72,8 @@ impl From<&CrawlReport> for RunSummary {
             cpu_us_per_request: r.cpu_us_per_request(),
             peak_rss_bytes: r.resources.peak_rss_bytes,
             children_peak_rss_bytes: r.resources.children_peak_rss_bytes,
+            worker_processes: r.resources.worker_processes,
+            peak_rss_sum_bytes: r.resources.peak_rss_sum_bytes(),
             peak_in_flight: r.peak_in_flight,
             origin_peak_in_flight: r.origin.as_ref().map(|o| o.peak_in_flight),
             origin_cpu_secs: r.origin.as_ref().and_then(|o| o.cpu_secs),
@@ -97,73 +93,4 @@ impl From<&CrawlReport> for RunSummary {
             extra: r.extra.clone(),
         }
     }
-}
-
-/// Everything measured for one bench cell.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CellMetrics {
-    /// [`METRICS_SCHEMA`].
-    pub schema: u32,
-    /// `quick` or `full`.
-    pub profile: String,
-    /// The workload (criterion group), e.g. `latency-list`.
-    pub workload: String,
-    /// The backend.
-    pub backend: BackendInfo,
-    /// The parameter (criterion value), e.g. the URL count or the concurrency.
-    pub parameter: String,
-    /// Criterion's directory for this cell, relative to `target/criterion`
-    /// (`<group>/<function>/<parameter>`); its `new/estimates.json` holds the wall-time estimates.
-    pub criterion_dir: String,
-    /// Position of this backend in the group's run order (0-based).
-    pub order: usize,
-    /// The job.
-    pub job: JobSummary,
-    /// Ideal makespan in seconds where one is defined (`ceil(N / C) × delay`).
-    pub ideal_secs: Option<f64>,
-    /// Why the cell could not run (the backend refused the job, or setup failed); `runs` is then
-    /// empty.
-    pub failure: Option<String>,
-    /// Every measured run (warm-up included), in order.
-    pub runs: Vec<RunSummary>,
-}
-
-impl CellMetrics {
-    /// True when the cell ran and every run verified.
-    pub fn all_verified(&self) -> bool {
-        self.failure.is_none()
-            && !self.runs.is_empty()
-            && self.runs.iter().all(|r| r.verified == Some(true))
-    }
-}
-
-/// The machine and software a bench run happened on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Environment {
-    /// [`METRICS_SCHEMA`].
-    pub schema: u32,
-    /// `quick` or `full`.
-    pub profile: String,
-    /// When the run started (UTC, RFC 3339).
-    pub date: String,
-    /// `git rev-parse HEAD` (with `-dirty` when the tree had changes).
-    pub git_commit: String,
-    /// `rustc --version`.
-    pub rustc: String,
-    /// CPU model name.
-    pub cpu_model: String,
-    /// Logical cores.
-    pub cores: usize,
-    /// Total memory.
-    pub memory_bytes: u64,
-    /// `uname -sr`.
-    pub kernel: String,
-    /// The command that produced the data.
-    pub command: String,
-    /// Seed the backend order was shuffled with (`None`: registry order).
-    pub order_seed: Option<u64>,
-    /// Versions of the stacks' crates, from `Cargo.lock`.
-    pub crate_versions: BTreeMap<String, String>,
-    /// Anything a reader must know (shared cores, limits).
-    pub notes: Vec<String>,
 }
