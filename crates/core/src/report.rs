@@ -18,7 +18,8 @@ use crate::{
 /// The version of the JSON layout of [`CrawlReport`].
 pub const REPORT_SCHEMA: u32 = 1;
 
-/// Latency percentiles over URLs (first attempt's start to the outcome), in microseconds.
+/// Latency percentiles over URLs (from the crawl loop's dispatch to the outcome back in the
+/// loop), in microseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Median.

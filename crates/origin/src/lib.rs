@@ -3,8 +3,8 @@
 //!
 //! - [`site`] is pure: from a [`SiteSpec`] it decides, for any request path and attempt number,
 //!   exactly what the server replies ([`site::Reply`]) — page bodies with links, per-URL latency,
-//!   faults. The ground truth is computed by replaying those same replies through the core's
-//!   fetch policy, so the server and the truth can never disagree.
+//!   faults. The ground truth is stated from the site's own link graph and fault model, never by
+//!   running the crawler's fetch policy, frontier or link extraction — the code it checks.
 //! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
 //!   and the peak number of concurrent in-flight requests (which is how the conformance suite
 //!   proves a backend's concurrency limit).

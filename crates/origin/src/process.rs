@@ -1,9 +1,10 @@
 //! Running the origin as a child process, so a measured run never counts the server's CPU or
 //! memory as the client's (the two still share the machine's cores; reports say so).
 //!
-//! The child is the `crawlbench` binary itself (`crawlbench serve --control-stdio`). It talks a
-//! line protocol on stdio — no HTTP client is needed on the control path, and the control
-//! traffic never touches the server being measured:
+//! The child is the `crawlbench` binary itself (`crawlbench serve-origin SPEC_JSON`, a child role
+//! declared with the others in the CLI crate). It talks a line protocol on stdio — no HTTP client
+//! is needed on the control path, and the control traffic never touches the server being
+//! measured:
 //! - child → parent, once: `{"base_url": …, "listen_backlog": …}` when it listens;
 //! - parent → child `stats`: one line of [`OriginStats`] JSON, with the child's CPU seconds;
 //! - parent → child `reset`: zero the counters (transient faults fire again), answer `ok`;
