@@ -145,7 +145,9 @@ fn seed_replica(profile: Profile) -> Workload {
                     let concurrency = if is_pool_model(info) { 3 } else { n as usize };
                     list_job(site, n, concurrency).build().expect("valid job")
                 }),
-                ideal_secs: None,
+                // The best any client can do is all N at once: one server delay. Pools of 3
+                // need ceil(N / 3) of them by design, and wall ÷ ideal shows what that costs.
+                ideal_secs: Some(delay_ms / 1e3),
             }
         })
         .collect();

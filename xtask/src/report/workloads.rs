@@ -102,6 +102,7 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
         "seed-replica" => Presentation {
             parameter: "N",
             parameter_axis: "URLs in the list (N)",
+            headline: &[OVER_IDEAL],
             lines: &[LineChart {
                 suffix: "wall",
                 metric: Metric::WallSecs,
