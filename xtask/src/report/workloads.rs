@@ -108,7 +108,6 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
                 metric: Metric::WallSecs,
                 log_x: false,
             }],
-            ..base
         },
         "latency-list" => Presentation {
             parameter: "N",
