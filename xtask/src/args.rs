@@ -33,7 +33,7 @@ pub(crate) enum Flag {
 }
 
 impl Flag {
-    const ALL: [Flag; 6] = [
+    pub(crate) const ALL: [Flag; 6] = [
         Flag::Run,
         Flag::Profile,
         Flag::Seed,

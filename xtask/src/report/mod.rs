@@ -21,6 +21,7 @@ use crate::{
 
 pub(crate) mod charts;
 mod compare;
+mod readme;
 pub(crate) mod format;
 pub(crate) mod markdown;
 mod view;
@@ -70,12 +71,24 @@ pub(crate) fn collate(dir: &Path, produce: &str) -> Result<Collated> {
         markdown::render(&view, &drawn, reproduction.as_deref()),
     )
     .with_context(|| format!("cannot write {}", report_md.display()))?;
+    // The published report also writes the README's headline, so the two cannot disagree.
+    let root = crate::project_root();
+    if same_dir(dir, &root.join("results")) && readme::sync(&root.join("README.md"), &view)? {
+        println!("report: updated the headline table in README.md");
+    }
     Ok(Collated {
         report_md,
         charts: drawn,
         removed,
         elapsed: started.elapsed(),
     })
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The reproduction file name, beside a published report.
@@ -119,18 +132,7 @@ struct ReportArgs {
 }
 
 fn parse_report_args(args: &[String]) -> Result<ReportArgs> {
-    let opts = args::parse(
-        "report",
-        args,
-        &[
-            Flag::Run,
-            Flag::Profile,
-            Flag::Seed,
-            Flag::Rounds,
-            Flag::Out,
-            Flag::Publish,
-        ],
-    )?;
+    let opts = args::parse("report", args, &Flag::ALL)?;
     ensure!(
         !(opts.publish && opts.out.is_some()),
         "--out and --publish both choose the output directory (--publish means results/): \

@@ -21,7 +21,20 @@ struct Column<'v, 'a> {
     quantity: Quantity,
 }
 
+/// The headline section of `REPORT.md`.
 pub(super) fn render(w: &mut String, view: &View<'_>) {
+    let body = table_and_notes(view);
+    if !body.is_empty() {
+        line(w, "## Headline");
+        line(w, "");
+        w.push_str(&body);
+    }
+}
+
+/// The headline table with its notes, without a heading: what `REPORT.md` and the README show.
+pub(crate) fn table_and_notes(view: &View<'_>) -> String {
+    let mut out = String::new();
+    let w = &mut out;
     let columns: Vec<Column<'_, '_>> = view
         .workloads
         .iter()
@@ -47,11 +60,9 @@ pub(super) fn render(w: &mut String, view: &View<'_>) {
         })
         .collect();
     if columns.is_empty() || view.backends.is_empty() {
-        return;
+        return out;
     }
     let instructions = &view.report.instructions;
-    line(w, "## Headline");
-    line(w, "");
     let mut header: Vec<String> = vec!["backend".into(), "model".into()];
     header.extend(columns.iter().map(|c| {
         format!(
@@ -104,6 +115,7 @@ pub(super) fn render(w: &mut String, view: &View<'_>) {
     if !instructions.is_empty() {
         instructions_note(w, instructions);
     }
+    out
 }
 
 fn backend_label(b: &BackendView<'_>) -> String {

@@ -4,7 +4,7 @@
 //! harness's own cost. Only formatting happens here; every number comes from `report.json`.
 
 mod context;
-mod headline;
+pub(crate) mod headline;
 mod trust;
 mod workload;
 
