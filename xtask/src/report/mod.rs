@@ -21,9 +21,9 @@ use crate::{
 
 pub(crate) mod charts;
 mod compare;
-mod readme;
 pub(crate) mod format;
 pub(crate) mod markdown;
+mod readme;
 mod view;
 mod workloads;
 

@@ -9,8 +9,7 @@ use anyhow::{Context, Result, bail};
 use super::{markdown::headline, view::View};
 
 /// The comment that opens the generated part.
-pub(crate) const BEGIN: &str =
-    "<!-- headline: written by `cargo xtask report --publish` from results/report.json; do not edit -->";
+pub(crate) const BEGIN: &str = "<!-- headline: written by `cargo xtask report --publish` from results/report.json; do not edit -->";
 /// The comment that closes it.
 pub(crate) const END: &str = "<!-- headline end -->";
 
@@ -28,7 +27,8 @@ pub(crate) fn sync(readme: &Path, view: &View<'_>) -> Result<bool> {
     if updated == text {
         return Ok(false);
     }
-    std::fs::write(readme, updated).with_context(|| format!("cannot write {}", readme.display()))?;
+    std::fs::write(readme, updated)
+        .with_context(|| format!("cannot write {}", readme.display()))?;
     Ok(true)
 }
 
@@ -55,7 +55,10 @@ mod tests {
     fn splices_between_the_markers_only() {
         let text = format!("# t\n\nbefore\n{BEGIN}\nold | table\n{END}\nafter\n");
         let out = splice(&text, "| new |\n").unwrap();
-        assert_eq!(out, format!("# t\n\nbefore\n{BEGIN}\n\n| new |\n{END}\nafter\n"));
+        assert_eq!(
+            out,
+            format!("# t\n\nbefore\n{BEGIN}\n\n| new |\n{END}\nafter\n")
+        );
         // Idempotent.
         assert_eq!(splice(&out, "| new |\n").unwrap(), out);
         assert!(splice("no markers", "x").is_err());
