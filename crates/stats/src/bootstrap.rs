@@ -149,18 +149,22 @@ impl Ratio {
     }
 }
 
-/// The paired ratio of `b` to `a`, taken within each round (`a[i]` and `b[i]` come from the
-/// same round). Rounds where either value is missing or `a` is zero are left out; `None` when no
-/// round is left.
-pub fn paired_ratio(a: &[Option<f64>], b: &[Option<f64>], seed: u64) -> Option<Ratio> {
-    let ratios: Vec<f64> = a
-        .iter()
+/// `b[i] ÷ a[i]` for every round where both values are present and `a[i]` is non-zero.
+pub fn per_round_ratios(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<f64> {
+    a.iter()
         .zip(b)
         .filter_map(|(x, y)| match (x, y) {
             (Some(x), Some(y)) if *x != 0.0 && x.is_finite() && y.is_finite() => Some(y / x),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// The paired ratio of `b` to `a`, taken within each round (`a[i]` and `b[i]` come from the
+/// same round). Rounds where either value is missing or `a` is zero are left out; `None` when no
+/// round is left.
+pub fn paired_ratio(a: &[Option<f64>], b: &[Option<f64>], seed: u64) -> Option<Ratio> {
+    let ratios = per_round_ratios(a, b);
     if ratios.is_empty() {
         return None;
     }

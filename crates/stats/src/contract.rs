@@ -306,6 +306,18 @@ pub struct RatioToReference {
     pub ci95: Interval,
 }
 
+impl RatioToReference {
+    /// Which way this backend differs from the reference, or `None` for a tie — the same rule
+    /// as [`Ratio::significant`].
+    pub fn significant(&self) -> Option<std::cmp::Ordering> {
+        Ratio {
+            median: self.median,
+            ci95: self.ci95,
+        }
+        .significant()
+    }
+}
+
 /// Rank groups for one (workload, parameter, metric).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ranking {

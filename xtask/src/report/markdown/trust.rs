@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crawlbench_stats::{Metric, median, reproduce::chance_allowance};
+use crawlbench_stats::{Metric, bootstrap::per_round_ratios, median, reproduce::chance_allowance};
 
 use super::{code, escape, line, table};
 use crate::report::{format, view::View};
@@ -182,7 +182,7 @@ fn smallest_claim(view: &View<'_>) -> Option<Claim> {
     };
     let from_reference = r.cells.iter().filter(claimed).filter_map(|c| {
         let ratio = c.ratio_to_reference.as_ref()?;
-        let significant = ratio.ci95.lo > 1.0 || ratio.ci95.hi < 1.0;
+        let significant = ratio.significant().is_some();
         significant.then(|| Claim {
             size: (ratio.median - 1.0).abs(),
             what: format!(
@@ -201,15 +201,7 @@ fn smallest_claim(view: &View<'_>) -> Option<Claim> {
             let (a, b) = (pair[0].first()?, pair[1].first()?);
             let va = &view.cell(&rk.workload, &rk.parameter, a, rk.metric)?.values;
             let vb = &view.cell(&rk.workload, &rk.parameter, b, rk.metric)?.values;
-            let ratios: Vec<f64> = va
-                .iter()
-                .zip(vb)
-                .filter_map(|(x, y)| match (x, y) {
-                    (Some(x), Some(y)) if *x != 0.0 => Some(y / x),
-                    _ => None,
-                })
-                .collect();
-            let m = median(&ratios);
+            let m = median(&per_round_ratios(va, vb));
             m.is_finite().then(|| Claim {
                 size: (m - 1.0).abs(),
                 what: format!(

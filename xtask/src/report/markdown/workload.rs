@@ -167,7 +167,7 @@ fn metric_cell(view: &View<'_>, w: &str, p: &str, b: &str, m: Metric) -> String 
     let ratio = match &c.ratio_to_reference {
         Some(r) => {
             let text = format::times(r.median, r.ci95);
-            if r.ci95.lo > 1.0 || r.ci95.hi < 1.0 {
+            if r.significant().is_some() {
                 format!("**{text}**")
             } else {
                 text
