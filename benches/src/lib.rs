@@ -64,7 +64,7 @@ pub fn main(name: &str) {
         let backend = host.child(info);
         for cell in &workload.cells {
             let job = (cell.job)(&site, info);
-            if let Err(refused) = info.check_concurrency(&job) {
+            if let Err(refused) = info.check_job(&job) {
                 eprintln!(
                     "{name}/{}/{}: not run: {refused}",
                     info.name, cell.parameter

@@ -96,7 +96,7 @@ impl Backend for RunInChild {
 
     fn run(&self, job: &CrawlJob) -> Result<CrawlReport, BackendError> {
         // Refuse before starting a process, exactly as the backend itself would.
-        self.info.check_concurrency(job)?;
+        self.info.check_job(job)?;
         let setup = |why: String| self.info.setup_error(why);
         let mut child = self
             .command()

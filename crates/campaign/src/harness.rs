@@ -38,6 +38,9 @@ pub fn measure() -> (f64, f64) {
         threads: "1".into(),
         status: UpstreamStatus::Maintained,
         max_concurrency: None,
+        tls: None,
+        http: crawlbench_core::HttpVersion::Http1,
+        connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
     };
     let cpu = process_cpu_secs();
     let driven = futures_executor::block_on(drive(&job, |url: Url| {

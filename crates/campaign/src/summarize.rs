@@ -197,6 +197,9 @@ mod tests {
                 threads: "1".into(),
                 status: UpstreamStatus::Maintained,
                 max_concurrency: None,
+                tls: None,
+                http: crawlbench_core::HttpVersion::Http1,
+                connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
             },
             control,
         }

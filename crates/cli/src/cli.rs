@@ -15,10 +15,11 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use crawlbench_core::{
-    CrawlJob, CrawlReport, Workload, job::is_loopback, resources::raise_fd_limit,
+    ConnectionPolicy, CrawlJob, CrawlReport, Workload, job::is_loopback, resources::raise_fd_limit,
 };
 use crawlbench_origin::{
-    LatencyModel, OriginConfig, SiteSpec,
+    LatencyModel, NetworkModel, OriginConfig, SiteSpec, TlsKey,
+    network::{parse_bandwidth, parse_rtt},
     site::{FaultProfile, parse_ms},
 };
 use url::Url;
@@ -109,6 +110,21 @@ struct SiteArgs {
     /// Origin worker threads (default: one per core).
     #[arg(long)]
     origin_threads: Option<usize>,
+    /// Serve HTTPS (rustls, ALPN h2 and http/1.1) with a certificate from a CA made for this
+    /// run; the backend trusts that CA and nothing else.
+    #[arg(long)]
+    tls: bool,
+    /// The certificate's key type with --tls: ecdsa-p256 or rsa-2048.
+    #[arg(long, default_value = "ecdsa-p256", value_parser = |s: &str| s.parse::<TlsKey>())]
+    tls_key: TlsKey,
+    /// Modelled round-trip time: 1 RTT per new TCP connection, 1 per TLS handshake, 1 per
+    /// request (0, 100ms, 0.15s; up to 10s).
+    #[arg(long, default_value = "0", value_parser = parse_rtt)]
+    rtt: f64,
+    /// Modelled per-connection bandwidth of the origin's responses (512KB/s, 1MB/s,
+    /// 100Mbit/s; default unlimited).
+    #[arg(long, value_parser = parse_bandwidth)]
+    bandwidth: Option<u64>,
 }
 
 impl SiteArgs {
@@ -122,6 +138,11 @@ impl SiteArgs {
             faults: self.faults.clone(),
             stall_ms: self.stall.as_millis() as u64,
             oversize_bytes: self.oversize,
+            tls: self.tls.then_some(self.tls_key),
+            network: NetworkModel {
+                rtt_ms: self.rtt,
+                bandwidth_bytes_per_sec: self.bandwidth,
+            },
         };
         spec.validate().map_err(|e| anyhow!(e))?;
         Ok(spec)
@@ -171,6 +192,17 @@ struct RunArgs {
     /// Allow --seed URLs that are not on loopback.
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Connections: reuse (pooled keep-alive) or fresh (a new connection per request, like
+    /// `requests.get` without a session).
+    #[arg(long, default_value = "reuse", value_parser = |s: &str| s.parse::<ConnectionPolicy>())]
+    connections: ConnectionPolicy,
+    /// Fetch the seed experiment's URLs, `/get?a=N` (httpbin's echo), and check that every JSON
+    /// body echoes its URL's argument, instead of the site's pages.
+    #[arg(long, conflicts_with = "crawl")]
+    httpbin: bool,
+    /// With --seed: a PEM file of the CA(s) to trust for https:// seeds.
+    #[arg(long, value_name = "PEM", requires = "seeds")]
+    ca_cert: Option<PathBuf>,
     #[command(flatten)]
     site: SiteArgs,
 }
@@ -212,8 +244,10 @@ pub fn main() -> i32 {
 }
 
 fn list() -> Result<()> {
-    let header = ["backend", "model", "runtime", "client", "threads", "status"];
-    let rows: Vec<[String; 6]> = crate::backends()
+    let header = [
+        "backend", "model", "runtime", "client", "tls", "http", "threads", "status",
+    ];
+    let rows: Vec<[String; 8]> = crate::backends()
         .iter()
         .map(|b| {
             let i = b.info();
@@ -228,6 +262,8 @@ fn list() -> Result<()> {
                 i.model.label().to_owned(),
                 i.runtime,
                 i.client,
+                i.tls.unwrap_or_else(|| "none".to_owned()),
+                i.http.label().to_owned(),
                 i.threads,
                 status,
             ]
@@ -360,14 +396,19 @@ fn run(args: RunArgs) -> Result<i32> {
                 seeds: vec![s.seed_url()],
                 max_pages: args.max_pages.unwrap_or(10_000_000),
             }
+        } else if args.httpbin {
+            Workload::List {
+                urls: s.echo_urls(args.site.pages).map_err(|e| anyhow!(e))?,
+            }
         } else {
             Workload::List {
                 urls: s.list_urls(args.site.pages).map_err(|e| anyhow!(e))?,
             }
         };
+        let ca = s.ca_pem().map(str::to_owned);
         origin = Some(child);
         site = Some(s);
-        build_job(&args, workload)?
+        build_job(&args, workload, ca)?
     } else {
         for s in &args.seeds {
             if !args.allow_non_loopback && !is_loopback(s) {
@@ -380,7 +421,13 @@ fn run(args: RunArgs) -> Result<i32> {
             seeds: args.seeds.clone(),
             max_pages: args.max_pages.unwrap_or(10_000_000),
         };
-        build_job(&args, workload)?
+        let ca = match &args.ca_cert {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("--ca-cert {}: cannot read the PEM file", path.display())
+            })?),
+            None => None,
+        };
+        build_job(&args, workload, ca)?
     };
 
     let interrupts = stop_on_signals(&job)?;
@@ -430,7 +477,7 @@ fn stop_on_signals(job: &CrawlJob) -> Result<signal_hook::iterator::Handle> {
     Ok(handle)
 }
 
-fn build_job(args: &RunArgs, workload: Workload) -> Result<CrawlJob> {
+fn build_job(args: &RunArgs, workload: Workload, ca_pem: Option<String>) -> Result<CrawlJob> {
     let builder = match workload {
         Workload::List { urls } => CrawlJob::list(urls),
         Workload::Crawl { seeds, max_pages } => CrawlJob::crawl(seeds, max_pages),
@@ -440,9 +487,16 @@ fn build_job(args: &RunArgs, workload: Workload) -> Result<CrawlJob> {
         .timeout(args.timeout)
         .retries(args.retries)
         .max_body_bytes(args.max_body)
-        .allow_non_loopback(args.allow_non_loopback);
+        .allow_non_loopback(args.allow_non_loopback)
+        .connections(args.connections);
     if let Some(ua) = &args.user_agent {
         builder = builder.user_agent(ua);
+    }
+    if let Some(pem) = ca_pem {
+        builder = builder.trust_ca_pem(pem);
+    }
+    if args.httpbin {
+        builder = builder.echo_argument("a");
     }
     builder.build().map_err(|e| anyhow!(e))
 }
@@ -543,8 +597,15 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         _ if own_origin => format!("crawl of a {}-page site", args.site.pages),
         _ => "crawl of an external loopback server".to_owned(),
     };
+    let network = NetworkModel {
+        rtt_ms: args.site.rtt,
+        bandwidth_bytes_per_sec: args.site.bandwidth,
+    };
     let site = if own_origin {
-        format!(", latency {}, faults {}", args.site.delay, args.site.faults)
+        format!(
+            ", latency {}, faults {}, {network}",
+            args.site.delay, args.site.faults
+        )
     } else {
         String::new()
     };
@@ -552,14 +613,34 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
         "workload    {what}, {} in flight{site}, timeout {:?}, retries {}",
         r.job.concurrency, args.timeout, r.job.retries
     );
+    println!(
+        "connections {}, {}{}",
+        r.job.connections,
+        if r.job.tls { "HTTPS" } else { "plain HTTP" },
+        match (&r.backend.tls, r.job.tls) {
+            (Some(lib), true) => format!(" through {lib}"),
+            _ => String::new(),
+        }
+    );
+    // The ideal makespan is defined for a fault-free list with a fixed delay (the same for
+    // every URL): waves of (RTT + delay + transfer) plus the modelled connection set-up.
     let ideal = match (
         &args.site.delay,
         r.job.kind.as_str(),
         own_origin,
         args.site.faults.rates.is_empty(),
     ) {
-        (LatencyModel::Fixed { ms }, "list", true, true) if *ms > 0.0 && !r.interrupted => {
-            Some(r.job.max_urls.div_ceil(r.job.concurrency) as f64 * ms / 1e3)
+        (LatencyModel::Fixed { ms }, "list", true, true) if !r.interrupted => {
+            let body = r.bytes / r.urls.max(1) as u64;
+            Some(network.ideal_list_secs(
+                r.job.max_urls,
+                r.job.concurrency,
+                ms / 1e3,
+                body,
+                r.job.connections,
+                r.job.tls,
+            ))
+            .filter(|i| *i > 0.0)
         }
         _ => None,
     };
@@ -621,8 +702,14 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
     );
     match &r.origin {
         Some(o) => println!(
-            "in flight   peak {} (client), {} (origin); {} connections; origin listen backlog {}",
-            r.peak_in_flight, o.peak_in_flight, o.connections, o.listen_backlog
+            "in flight   peak {} (client), {} (origin); origin accepted {} connections, \
+             completed {} TLS handshakes ({:.3} s of its CPU); listen backlog {}",
+            r.peak_in_flight,
+            o.peak_in_flight,
+            o.connections,
+            o.tls_handshakes,
+            o.tls_handshake_cpu_secs,
+            o.listen_backlog
         ),
         None => println!("in flight   peak {} (client)", r.peak_in_flight),
     }

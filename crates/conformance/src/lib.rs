@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 
 pub use crawlbench_core::Backend;
 use crawlbench_core::{
-    BackendError, CrawlJob, CrawlReport, ErrorKind, Outcome, report::OriginStats,
+    BackendError, ConnectionPolicy, CrawlJob, CrawlReport, ErrorKind, Outcome, report::OriginStats,
 };
-use crawlbench_origin::{LatencyModel, OriginConfig, RunningOrigin, SiteSpec, site::Fault};
+use crawlbench_origin::{
+    LatencyModel, NetworkModel, OriginConfig, RunningOrigin, SiteSpec, TlsKey, site::Fault,
+};
 use url::Url;
 
 /// Expands to one `#[test]` per conformance check for the backend built by `$backend`.
@@ -40,6 +42,10 @@ macro_rules! conformance_suite {
             stalled_server_never_hangs_the_run,
             refused_connections_are_outcomes,
             over_limit_job_is_refused,
+            https_matches_ground_truth,
+            fresh_connections_open_one_per_request,
+            untrusted_certificate_is_a_tls_outcome,
+            round_trips_are_charged_per_connection,
         );
         #[test]
         fn runs_through_box_dyn_backend() {
@@ -482,5 +488,186 @@ pub fn over_limit_job_is_refused(backend: &dyn Backend) {
             let report = run_and_verify(backend, &origin, &job);
             assert_eq!(report.peak_in_flight, 10);
         }
+    }
+}
+
+/// A backend without TLS refuses an `https://` job by name; returns whether it has TLS.
+fn has_tls_or_refuses(backend: &dyn Backend) -> bool {
+    let info = backend.info();
+    if info.tls.is_some() {
+        return true;
+    }
+    let job = CrawlJob::list(vec![Url::parse("https://127.0.0.1:9/x").expect("valid")])
+        .build()
+        .expect("valid job");
+    match backend.run(&job) {
+        Err(err @ BackendError::Unsupported { .. }) => {
+            let msg = err.to_string();
+            assert!(msg.contains(&info.name) && msg.contains("https"), "{msg}");
+        }
+        other => panic!("{}: has no TLS but ran an https job: {other:?}", info.name),
+    }
+    false
+}
+
+/// Over HTTPS — the run's own CA as the only trusted root — a list through every fault kind and
+/// a whole-site crawl match the ground truth, and every connection the origin accepted completed
+/// a TLS handshake (checked by `verified_run` from the origin's counters).
+pub fn https_matches_ground_truth(backend: &dyn Backend) {
+    if !has_tls_or_refuses(backend) {
+        return;
+    }
+    let origin = start(SiteSpec {
+        tls: Some(TlsKey::EcdsaP256),
+        ..fault_site()
+    });
+    let job = origin
+        .site()
+        .list_job(300)
+        .expect("300 pages")
+        .concurrency(32)
+        .retries(1)
+        .timeout(Duration::from_millis(800))
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let stats = report.origin.as_ref().expect("origin stats");
+    assert!(stats.tls_handshakes > 0, "no TLS handshake: {stats:?}");
+    assert!(report.errors.get(&ErrorKind::Reset).copied().unwrap_or(0) > 0);
+
+    let origin = start(SiteSpec {
+        pages: 300,
+        tls: Some(TlsKey::EcdsaP256),
+        ..Default::default()
+    });
+    let job = origin
+        .site()
+        .crawl_job(10_000)
+        .concurrency(16)
+        .build()
+        .expect("valid job");
+    run_and_verify(backend, &origin, &job);
+}
+
+/// With `connections = fresh` the origin accepts one connection per request, in plain text and
+/// over HTTPS (one handshake each); `verified_run` checks the counts against the policy.
+pub fn fresh_connections_open_one_per_request(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 200,
+        latency: "uniform:0ms..4ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = origin
+        .site()
+        .list_job(200)
+        .expect("pages")
+        .concurrency(16)
+        .connections(ConnectionPolicy::Fresh)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let stats = report.origin.as_ref().expect("origin stats");
+    assert_eq!((stats.connections, stats.requests), (200, 200));
+    if backend.info().tls.is_none() {
+        return;
+    }
+    let origin = start(SiteSpec {
+        pages: 100,
+        tls: Some(TlsKey::EcdsaP256),
+        ..Default::default()
+    });
+    let job = origin
+        .site()
+        .list_job(100)
+        .expect("pages")
+        .concurrency(8)
+        .connections(ConnectionPolicy::Fresh)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let stats = report.origin.as_ref().expect("origin stats");
+    assert_eq!((stats.connections, stats.tls_handshakes), (100, 100));
+}
+
+/// Given another run's CA, every URL is a `tls` outcome (never retried, never trusted anyway)
+/// and the run fails verification.
+pub fn untrusted_certificate_is_a_tls_outcome(backend: &dyn Backend) {
+    if !has_tls_or_refuses(backend) {
+        return;
+    }
+    let spec = SiteSpec {
+        pages: 10,
+        tls: Some(TlsKey::EcdsaP256),
+        ..Default::default()
+    };
+    let origin = start(spec.clone());
+    let other = start(spec);
+    let job = CrawlJob::list(origin.site().list_urls(10).expect("pages"))
+        .trust_ca_pem(other.site().ca_pem().expect("TLS origin has a CA"))
+        .concurrency(4)
+        .retries(1)
+        .build()
+        .expect("valid job");
+    let mut origin_ref = &origin;
+    let report = crawlbench_origin::verified_run(backend, &job, &mut origin_ref)
+        .expect("a failed handshake is an outcome, not a failed run");
+    for o in &report.outcomes {
+        assert_eq!(
+            (o.outcome.clone(), o.attempts),
+            (Outcome::Error(ErrorKind::Tls), 1),
+            "{}: {:?}",
+            o.url,
+            o.error_detail
+        );
+    }
+    let verdict = report.verification.expect("verified");
+    assert!(!verdict.verified, "a run that trusted nothing verified");
+}
+
+/// The origin's round-trip model reaches the backend as a network would: a fresh HTTPS
+/// connection costs 3 RTT before its response (TCP, TLS, the request), a reused one 1 RTT; the
+/// wall time is never below the model's ideal.
+pub fn round_trips_are_charged_per_connection(backend: &dyn Backend) {
+    let tls = backend.info().tls.is_some();
+    let rtt = Duration::from_millis(40);
+    let spec = SiteSpec {
+        pages: 16,
+        tls: tls.then_some(TlsKey::EcdsaP256),
+        network: NetworkModel {
+            rtt_ms: 40.0,
+            bandwidth_bytes_per_sec: None,
+        },
+        ..Default::default()
+    };
+    let setup = NetworkModel::setup_round_trips(tls);
+    for policy in ConnectionPolicy::ALL {
+        let origin = start(spec.clone());
+        let job = origin
+            .site()
+            .list_job(16)
+            .expect("pages")
+            .concurrency(4)
+            .connections(policy)
+            .build()
+            .expect("valid job");
+        let report = run_and_verify(backend, &origin, &job);
+        let floor = match policy {
+            ConnectionPolicy::Fresh => rtt * (setup + 1),
+            ConnectionPolicy::Reuse => rtt,
+        };
+        for o in &report.outcomes {
+            assert!(
+                o.latency_us >= floor.as_micros() as u64,
+                "{policy}: {} took {} µs, below the modelled {floor:?}",
+                o.url,
+                o.latency_us
+            );
+        }
+        let ideal = spec.network.ideal_list_secs(16, 4, 0.0, 0, policy, tls);
+        assert!(
+            report.wall_secs >= ideal * 0.99,
+            "{policy}: wall {} s below the ideal {ideal} s",
+            report.wall_secs
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CrawlJob, CrawlReport};
+use crate::{ConnectionPolicy, CrawlJob, CrawlReport};
 
 /// A concurrency model under test.
 pub trait Backend: Send + Sync {
@@ -55,6 +55,28 @@ impl ConcurrencyModel {
     }
 }
 
+/// The HTTP version a backend speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpVersion {
+    /// HTTP/1.1: one request in flight per connection.
+    #[default]
+    Http1,
+    /// HTTP/2: many streams over few connections (ALPN `h2` over TLS, prior knowledge in plain
+    /// text).
+    Http2,
+}
+
+impl HttpVersion {
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Http1 => "HTTP/1.1",
+            Self::Http2 => "HTTP/2",
+        }
+    }
+}
+
 /// Whether the stack a backend measures is still maintained upstream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "note")]
@@ -82,6 +104,21 @@ pub struct BackendInfo {
     pub status: UpstreamStatus,
     /// The highest concurrency it can run, if it has one; above it `run` refuses the job.
     pub max_concurrency: Option<usize>,
+    /// The TLS library its client uses, with version and crypto provider (e.g. `rustls 0.23
+    /// (ring)`), or `None` when it cannot fetch `https://` URLs. Reported beside every number:
+    /// two backends on different TLS generations do not measure the same handshake.
+    #[serde(default)]
+    pub tls: Option<String>,
+    /// The HTTP version it speaks.
+    #[serde(default)]
+    pub http: HttpVersion,
+    /// The connection policies it implements (every built-in backend does both).
+    #[serde(default = "both_policies")]
+    pub connection_policies: Vec<ConnectionPolicy>,
+}
+
+fn both_policies() -> Vec<ConnectionPolicy> {
+    ConnectionPolicy::ALL.to_vec()
 }
 
 /// Why a backend could not run a job.
@@ -107,8 +144,33 @@ pub enum BackendError {
 }
 
 impl BackendInfo {
-    /// Refuses `job` when it asks for more concurrency than [`BackendInfo::max_concurrency`].
-    pub fn check_concurrency(&self, job: &CrawlJob) -> Result<(), BackendError> {
+    /// Refuses `job` when it asks for something this backend does not do: more concurrency than
+    /// [`BackendInfo::max_concurrency`], `https://` without TLS, a connection policy it lacks.
+    /// The error names the backend and what it supports.
+    pub fn check_job(&self, job: &CrawlJob) -> Result<(), BackendError> {
+        if job.uses_tls() && self.tls.is_none() {
+            return Err(BackendError::Unsupported {
+                backend: self.name.clone(),
+                reason: "it has no TLS client, so https:// URLs cannot be fetched \
+                         (accepted: http:// URLs)"
+                    .to_owned(),
+            });
+        }
+        if !self.connection_policies.contains(&job.connections()) {
+            let accepted: Vec<&str> = self
+                .connection_policies
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            return Err(BackendError::Unsupported {
+                backend: self.name.clone(),
+                reason: format!(
+                    "connection policy {} is not implemented (accepted: {})",
+                    job.connections(),
+                    accepted.join(", ")
+                ),
+            });
+        }
         match self.max_concurrency {
             Some(max) if job.concurrency() > max => Err(BackendError::Unsupported {
                 backend: self.name.clone(),

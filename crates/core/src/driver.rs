@@ -262,6 +262,9 @@ mod tests {
             threads: "4".into(),
             status: crate::UpstreamStatus::Maintained,
             max_concurrency: None,
+            tls: None,
+            http: crate::HttpVersion::Http1,
+            connection_policies: vec![crate::ConnectionPolicy::Reuse],
         }
     }
 

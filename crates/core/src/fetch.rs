@@ -41,6 +41,11 @@ pub enum ErrorKind {
     TooManyRedirects,
     /// A redirect without a usable `Location`, or to a different host (never followed).
     BadRedirect,
+    /// The TLS handshake failed: an untrusted or mismatched certificate, no shared protocol
+    /// version or cipher, a TLS alert. Never retried: the same handshake fails again.
+    Tls,
+    /// A JSON body did not echo the query argument its URL sent (the job's `echo_argument`).
+    EchoMismatch,
     /// Anything else the client reported (the detail says what).
     Other,
 }
@@ -54,7 +59,7 @@ impl ErrorKind {
         )
     }
     /// Every kind, for tables.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         Self::Connect,
         Self::Timeout,
         Self::Reset,
@@ -64,6 +69,8 @@ impl ErrorKind {
         Self::RedirectLoop,
         Self::TooManyRedirects,
         Self::BadRedirect,
+        Self::Tls,
+        Self::EchoMismatch,
         Self::Other,
     ];
     /// The snake_case name used in JSON and tables.
@@ -78,6 +85,8 @@ impl ErrorKind {
             Self::RedirectLoop => "redirect_loop",
             Self::TooManyRedirects => "too_many_redirects",
             Self::BadRedirect => "bad_redirect",
+            Self::Tls => "tls",
+            Self::EchoMismatch => "echo_mismatch",
             Self::Other => "other",
         }
     }
@@ -108,6 +117,14 @@ impl FetchError {
     /// Clients that know better (a typed timeout, a parse error) should map those first.
     pub fn classify(err: &(dyn StdError + 'static), phase: Phase) -> Self {
         let detail = error_chain_text(err);
+        if phase == Phase::Head && mentions_tls(&detail) {
+            // rustls and the clients around it wrap handshake failures in io errors of kind
+            // `InvalidData` or in "connect" errors; what failed is the handshake.
+            return Self {
+                kind: ErrorKind::Tls,
+                detail,
+            };
+        }
         // The deepest io::Error with a specific kind says most (clients wrap them in
         // `io::ErrorKind::Other` layers of their own).
         let mut best: Option<&io::Error> = None;
@@ -205,6 +222,15 @@ fn kind_of_io(err: &io::Error, phase: Phase) -> ErrorKind {
         }
         _ => ErrorKind::Other,
     }
+}
+
+/// Whether an error text describes a failed TLS handshake (the words rustls, webpki and the
+/// clients around them use: an untrusted issuer, a bad certificate, an alert, a handshake).
+pub fn mentions_tls(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["certificate", "unknownissuer", "tls", "handshake", "alert"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 fn error_chain_text(err: &(dyn StdError + 'static)) -> String {
@@ -412,6 +438,8 @@ pub struct FetchPolicy {
     max_redirects: u32,
     /// Only a crawl follows links; a list's outcomes carry none (see [`CrawlJob::follows_links`]).
     extract_links: bool,
+    /// The query argument a 2xx JSON body must echo (see [`CrawlJob::echo_argument`]).
+    echo_argument: Option<String>,
 }
 
 impl FetchPolicy {
@@ -427,6 +455,7 @@ impl FetchPolicy {
             redirects_left: job.max_redirects(),
             max_redirects: job.max_redirects(),
             extract_links: job.follows_links(),
+            echo_argument: job.echo_argument().map(str::to_owned),
         }
     }
 
@@ -498,6 +527,12 @@ impl FetchPolicy {
     }
 
     fn finish(&mut self, resp: RawResponse) -> FetchOutcome {
+        if let Some(name) = &self.echo_argument
+            && (200..300).contains(&resp.status)
+            && let Err(why) = check_echo(&self.url, name, &resp.body)
+        {
+            return self.finish_error(FetchError::new(ErrorKind::EchoMismatch, why));
+        }
         let is_html = || {
             resp.content_type.as_deref().is_some_and(|ct| {
                 ct.trim_start()
@@ -542,6 +577,28 @@ impl FetchPolicy {
             service_us: self.latency_us(),
             extract_ns: 0,
         }
+    }
+}
+
+/// Checks that `body` is JSON whose `args` echo `url`'s query argument `name`, as httpbin's
+/// `/get` does — the seed experiment read `r.json()['args']['a']` from every response.
+fn check_echo(url: &Url, name: &str, body: &[u8]) -> Result<(), String> {
+    let sent = url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
+    let json: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let echoed = json
+        .get("args")
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.as_str());
+    if echoed == sent.as_deref() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sent {name}={sent:?}, the body echoed args.{name} = {echoed:?}"
+        ))
     }
 }
 
@@ -669,6 +726,45 @@ mod tests {
         let mut p = FetchPolicy::new(&job(0), url);
         let o = p.record(redirect("http://127.0.0.2:1/x")).unwrap();
         assert_eq!(o.outcome, Outcome::Error(ErrorKind::BadRedirect));
+    }
+
+    #[test]
+    fn echo_checks_the_argument_the_url_sent() {
+        let url = Url::parse("http://127.0.0.1:1/get?a=7").unwrap();
+        let job = CrawlJob::list(vec![url.clone()])
+            .echo_argument("a")
+            .build()
+            .unwrap();
+        let outcome = |body: &str| {
+            let mut p = FetchPolicy::new(&job, url.clone());
+            p.record(Ok(RawResponse {
+                status: 200,
+                body: body.as_bytes().to_vec(),
+                ..Default::default()
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            outcome(r#"{"args": {"a": "7"}, "url": "x"}"#).outcome,
+            Outcome::Status(200)
+        );
+        let wrong = outcome(r#"{"args": {"a": "8"}}"#);
+        assert_eq!(wrong.outcome, Outcome::Error(ErrorKind::EchoMismatch));
+        assert!(wrong.error_detail.unwrap().contains("\"8\""));
+        assert_eq!(
+            outcome("<html>").outcome,
+            Outcome::Error(ErrorKind::EchoMismatch)
+        );
+    }
+
+    #[test]
+    fn tls_failures_classify_as_tls() {
+        let io = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(FetchError::classify(&io, Phase::Head).kind, ErrorKind::Tls);
+        assert!(!ErrorKind::Tls.is_retryable());
     }
 
     #[test]

@@ -36,6 +36,52 @@ pub enum Workload {
     },
 }
 
+/// Whether a backend keeps connections open between requests.
+///
+/// `reuse` is what a session, a pooled client or an `aiohttp.ClientSession` does; `fresh` is what
+/// `requests.get(url)` without a session does — a new TCP (and TLS) connection for every request,
+/// which on a real network costs at least one round trip each (two with TLS).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionPolicy {
+    /// Keep-alive connections, pooled and reused (the default).
+    #[default]
+    Reuse,
+    /// A new connection for every request, closed after its response.
+    Fresh,
+}
+
+impl ConnectionPolicy {
+    /// Both policies, for listings.
+    pub const ALL: [ConnectionPolicy; 2] = [Self::Reuse, Self::Fresh];
+    /// `reuse` or `fresh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reuse => "reuse",
+            Self::Fresh => "fresh",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ConnectionPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reuse" => Ok(Self::Reuse),
+            "fresh" => Ok(Self::Fresh),
+            other => Err(format!(
+                "unknown connection policy {other:?} (accepted: reuse, fresh)"
+            )),
+        }
+    }
+}
+
 /// A counter of finished URLs that a caller can watch while a backend runs (for a progress bar).
 ///
 /// It is shared, not part of the job's identity: cloning a job shares its counter.
@@ -139,6 +185,16 @@ pub struct CrawlJobBuilder {
     max_body_bytes: u64,
     user_agent: String,
     allow_non_loopback: bool,
+    #[serde(default)]
+    connections: ConnectionPolicy,
+    /// PEM certificates a backend trusts for `https://` URLs (the origin's per-run CA). Never
+    /// empty when set; backends never turn verification off instead.
+    #[serde(default)]
+    trusted_ca_pem: Option<String>,
+    /// When set, every 2xx body must be JSON echoing this query argument the way httpbin's
+    /// `/get` does (`{"args": {"a": "7"}, …}`) — the seed experiment's `r.json()['args']['a']`.
+    #[serde(default)]
+    echo_argument: Option<String>,
 }
 
 /// The largest accepted in-flight limit. Far past C10K, still a number a machine can hold
@@ -188,6 +244,22 @@ impl CrawlJob {
     pub fn allows_non_loopback(&self) -> bool {
         self.spec.allow_non_loopback
     }
+    /// Whether connections are reused or opened per request.
+    pub fn connections(&self) -> ConnectionPolicy {
+        self.spec.connections
+    }
+    /// The PEM certificate(s) to trust for `https://` URLs, if any were given.
+    pub fn trusted_ca_pem(&self) -> Option<&str> {
+        self.spec.trusted_ca_pem.as_deref()
+    }
+    /// Whether any start URL is `https://` (a backend without TLS refuses such a job).
+    pub fn uses_tls(&self) -> bool {
+        self.start_urls().iter().any(|u| u.scheme() == "https")
+    }
+    /// The query argument a JSON body must echo, if the job checks echoes.
+    pub fn echo_argument(&self) -> Option<&str> {
+        self.spec.echo_argument.as_deref()
+    }
     /// The shared counter of finished URLs.
     pub fn progress(&self) -> &Progress {
         &self.progress
@@ -232,7 +304,26 @@ impl CrawlJobBuilder {
             max_body_bytes: 1 << 20,
             user_agent: concat!("crawlbench/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_non_loopback: false,
+            connections: ConnectionPolicy::Reuse,
+            trusted_ca_pem: None,
+            echo_argument: None,
         }
+    }
+    /// Reuse connections or open one per request. Default [`ConnectionPolicy::Reuse`].
+    pub fn connections(mut self, policy: ConnectionPolicy) -> Self {
+        self.connections = policy;
+        self
+    }
+    /// Trusts the PEM certificate(s) in `pem` for `https://` URLs (in addition to nothing: a
+    /// backend given a CA trusts only it).
+    pub fn trust_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.trusted_ca_pem = Some(pem.into());
+        self
+    }
+    /// Checks that every 2xx body is JSON echoing the URL's query argument `name` under `args`.
+    pub fn echo_argument(mut self, name: impl Into<String>) -> Self {
+        self.echo_argument = Some(name.into());
+        self
     }
     /// Most requests in flight (1 ..= [`MAX_CONCURRENCY`]). Default 64.
     pub fn concurrency(mut self, c: usize) -> Self {
@@ -315,6 +406,24 @@ impl CrawlJobBuilder {
                 "non-empty printable ASCII",
             ));
         }
+        if let Some(pem) = &self.trusted_ca_pem
+            && !pem.contains("-----BEGIN CERTIFICATE-----")
+        {
+            return Err(invalid(
+                "trusted_ca_pem",
+                format!("{} bytes without a certificate", pem.len()),
+                "one or more PEM certificates (-----BEGIN CERTIFICATE-----)",
+            ));
+        }
+        if let Some(name) = &self.echo_argument
+            && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(invalid(
+                "echo_argument",
+                format!("{name:?}"),
+                "a query argument name of ASCII letters, digits and _",
+            ));
+        }
         let urls = match &self.workload {
             Workload::List { urls } => {
                 if urls.is_empty() {
@@ -367,10 +476,8 @@ fn check_url(url: &Url, allow_non_loopback: bool) -> Result<(), JobError> {
         url: url.to_string(),
         reason: reason.to_owned(),
     };
-    if url.scheme() != "http" {
-        return Err(err(
-            "only http:// URLs are accepted (crawlbench measures plain HTTP/1.1)",
-        ));
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(err("only http:// and https:// URLs are accepted"));
     }
     if url.host().is_none() {
         return Err(err("it has no host"));
@@ -448,10 +555,16 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("not a loopback"), "{e}");
-        let e = CrawlJob::list(vec![u("https://127.0.0.1/a")])
+        let e = CrawlJob::list(vec![u("ftp://127.0.0.1/a")])
             .build()
             .unwrap_err();
-        assert!(e.to_string().contains("only http://"), "{e}");
+        assert!(e.to_string().contains("only http:// and https://"), "{e}");
+        assert!(
+            CrawlJob::list(vec![u("https://127.0.0.1/a")])
+                .build()
+                .unwrap()
+                .uses_tls()
+        );
         assert!(
             CrawlJob::list(vec![u("http://localhost:8/a")])
                 .build()
@@ -481,6 +594,29 @@ mod tests {
             .unwrap();
         assert!(!list.follows_links());
         assert!(crawl.follows_links());
+    }
+
+    #[test]
+    fn tls_and_connection_fields_validate() {
+        let e = CrawlJob::list(vec![u("https://127.0.0.1:1/a")])
+            .trust_ca_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("trusted_ca_pem"), "{e}");
+        let e = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .echo_argument("a b")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("echo_argument"), "{e}");
+        let job = CrawlJob::list(vec![u("http://127.0.0.1:1/a")])
+            .connections(ConnectionPolicy::Fresh)
+            .build()
+            .unwrap();
+        assert_eq!(job.connections(), ConnectionPolicy::Fresh);
+        assert!(!job.uses_tls());
+        assert_eq!("fresh".parse(), Ok(ConnectionPolicy::Fresh));
+        let e = "pooled".parse::<ConnectionPolicy>().unwrap_err();
+        assert!(e.contains("accepted: reuse, fresh"), "{e}");
     }
 
     #[test]

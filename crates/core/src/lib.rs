@@ -26,12 +26,14 @@ pub mod resources;
 pub mod summary;
 pub mod verify;
 
-pub use backend::{Backend, BackendError, BackendInfo, ConcurrencyModel, UpstreamStatus};
+pub use backend::{
+    Backend, BackendError, BackendInfo, ConcurrencyModel, HttpVersion, UpstreamStatus,
+};
 pub use fetch::{
     AsyncHttp, BlockingHttp, BodyBuffer, ErrorKind, FetchError, FetchOutcome, FetchPolicy, Outcome,
     RawResponse,
 };
 pub use frontier::{Frontier, Scope};
-pub use job::{CrawlJob, CrawlJobBuilder, JobError, Progress, Workload};
+pub use job::{ConnectionPolicy, CrawlJob, CrawlJobBuilder, JobError, Progress, Workload};
 pub use report::CrawlReport;
 pub use verify::{Expected, GroundTruth, Verification};

@@ -10,7 +10,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BackendError, BackendInfo, CrawlJob, ErrorKind, FetchOutcome, Outcome, Verification, Workload,
+    BackendError, BackendInfo, ConnectionPolicy, CrawlJob, ErrorKind, FetchOutcome, Outcome,
+    Verification, Workload,
     driver::Driven,
     resources::{Meter, ResourceUsage},
 };
@@ -43,6 +44,13 @@ pub struct OriginStats {
     pub peak_in_flight: u64,
     /// Connections it accepted.
     pub connections: u64,
+    /// TLS handshakes it completed (0 in plain text).
+    #[serde(default)]
+    pub tls_handshakes: u64,
+    /// CPU seconds the origin's threads spent inside those handshakes (thread CPU time around
+    /// each poll of the handshake), so the server side of a TLS comparison is visible too.
+    #[serde(default)]
+    pub tls_handshake_cpu_secs: f64,
     /// The origin process's CPU seconds (user + system) during the run, when it runs apart.
     pub cpu_secs: Option<f64>,
     /// The listen backlog the kernel applied (requested, capped by `net.core.somaxconn`).
@@ -64,6 +72,12 @@ pub struct JobSummary {
     pub retries: u32,
     /// The body cap.
     pub max_body_bytes: u64,
+    /// `reuse` or `fresh` connections.
+    #[serde(default)]
+    pub connections: ConnectionPolicy,
+    /// Whether the URLs were `https://`.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 impl JobSummary {
@@ -79,6 +93,8 @@ impl JobSummary {
             timeout_ms: job.timeout().as_millis() as u64,
             retries: job.retries(),
             max_body_bytes: job.max_body_bytes(),
+            connections: job.connections(),
+            tls: job.uses_tls(),
         }
     }
 }
@@ -221,7 +237,7 @@ pub fn measure(
     job: &CrawlJob,
     run: impl FnOnce() -> Result<Driven, BackendError>,
 ) -> Result<CrawlReport, BackendError> {
-    info.check_concurrency(job)?;
+    info.check_job(job)?;
     let meter = Meter::start();
     let driven = run()?;
     let wall = meter.elapsed_secs();

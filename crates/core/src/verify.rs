@@ -18,7 +18,9 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::{CrawlJob, ErrorKind, FetchOutcome, Outcome, Workload};
+use crate::{
+    ConnectionPolicy, CrawlJob, ErrorKind, FetchOutcome, Outcome, Workload, report::OriginStats,
+};
 
 /// What a correct client reports for one URL.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -176,6 +178,73 @@ impl GroundTruth {
             total_differences: total,
         }
     }
+}
+
+impl Verification {
+    /// Adds differences found by a check outside the per-URL comparison (the connection
+    /// accounting below); any difference makes the run unverified.
+    pub fn add_differences(&mut self, found: Vec<String>) {
+        self.total_differences += found.len();
+        self.verified &= found.is_empty();
+        let room = SHOWN_DIFFERENCES.saturating_sub(self.differences.len());
+        self.differences.extend(found.into_iter().take(room));
+    }
+}
+
+/// Checks the origin's connection counters against the job's connection policy, so a backend
+/// that says `fresh` but pools (or says `reuse` but reconnects) is caught by the server's own
+/// count, not by anything the backend reports:
+/// - `fresh`: connections accepted = requests received (one request per connection);
+/// - `reuse`: connections ≤ concurrency + attempts that may have cost a connection (retries,
+///   and URLs that ended in an error: resets, truncations, timeouts close the connection);
+/// - `https://`: every accepted connection completed a TLS handshake; plain text: none did.
+pub fn check_connections(
+    job: &CrawlJob,
+    outcomes: &[FetchOutcome],
+    origin: &OriginStats,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    match job.connections() {
+        ConnectionPolicy::Fresh => {
+            if origin.connections != origin.requests {
+                diffs.push(format!(
+                    "connections fresh: the origin accepted {} connections for {} requests \
+                     (expected one connection per request)",
+                    origin.connections, origin.requests
+                ));
+            }
+        }
+        ConnectionPolicy::Reuse => {
+            let closing: u64 = outcomes
+                .iter()
+                .map(|o| {
+                    u64::from(o.attempts.saturating_sub(1))
+                        + u64::from(matches!(o.outcome, Outcome::Error(_)))
+                })
+                .sum();
+            let allowed = job.concurrency() as u64 + closing;
+            if origin.connections > allowed {
+                diffs.push(format!(
+                    "connections reuse: the origin accepted {} connections; at most {allowed} \
+                     expected ({} in flight + {closing} attempts that may close one)",
+                    origin.connections,
+                    job.concurrency()
+                ));
+            }
+        }
+    }
+    let expected_handshakes = if job.uses_tls() {
+        origin.connections
+    } else {
+        0
+    };
+    if origin.tls_handshakes != expected_handshakes {
+        diffs.push(format!(
+            "TLS: the origin completed {} handshakes over {} connections (expected {})",
+            origin.tls_handshakes, origin.connections, expected_handshakes
+        ));
+    }
+    diffs
 }
 
 fn compare(o: &FetchOutcome, e: &Expected, diffs: &mut Vec<String>) {

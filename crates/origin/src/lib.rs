@@ -8,17 +8,22 @@
 //! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
 //!   and the peak number of concurrent in-flight requests (which is how the conformance suite
 //!   proves a backend's concurrency limit).
+//! - [`network`] models what loopback lacks — round trips, bandwidth — and names the TLS key
+//!   types; [`tls`] issues each run's CA and server certificate.
 //! - [`verified`] is the one path for a verified run: reset, run, counters, verdict.
 //! - [`process`] runs the server as a child process for measured runs, so the origin's CPU and
 //!   memory are never counted as the client's, and talks to it over a line protocol on stdio.
 
 #![deny(missing_docs)]
 
+pub mod network;
 pub mod process;
 pub mod server;
 pub mod site;
+pub mod tls;
 pub mod verified;
 
+pub use network::{NetworkModel, TlsKey};
 pub use process::OriginProcess;
 pub use server::{OriginConfig, RunningOrigin};
 pub use site::{FaultProfile, LatencyModel, Site, SiteSpec};

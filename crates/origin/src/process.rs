@@ -5,7 +5,8 @@
 //! declared with the others in the CLI crate). It talks a line protocol on stdio — no HTTP client
 //! is needed on the control path, and the control traffic never touches the server being
 //! measured:
-//! - child → parent, once: `{"base_url": …, "listen_backlog": …}` when it listens;
+//! - child → parent, once: `{"base_url": …, "ca_pem": …, "listen_backlog": …}` when it listens
+//!   (`ca_pem`: the run's CA certificate when it serves HTTPS);
 //! - parent → child `stats`: one line of [`OriginStats`] JSON, with the child's CPU seconds;
 //! - parent → child `reset`: zero the counters (transient faults fire again), answer `ok`;
 //! - stdin closed: the child exits. A parent that dies therefore never leaves an origin behind.
@@ -26,6 +27,9 @@ use crate::{OriginConfig, RunningOrigin, Site, SiteSpec};
 #[derive(Debug, Serialize, Deserialize)]
 struct Announce {
     base_url: Url,
+    /// The run's CA certificate (PEM) when the origin serves HTTPS.
+    #[serde(default)]
+    ca_pem: Option<String>,
     listen_backlog: u32,
 }
 
@@ -35,6 +39,7 @@ pub fn serve_stdio(spec: SiteSpec, config: OriginConfig) -> io::Result<()> {
     let mut out = io::stdout().lock();
     let announce = Announce {
         base_url: origin.base_url().clone(),
+        ca_pem: origin.site().ca_pem().map(str::to_owned),
         listen_backlog: origin.stats().listen_backlog,
     };
     serde_json::to_writer(&mut out, &announce)?;
@@ -98,7 +103,7 @@ impl OriginProcess {
                 )));
             }
         };
-        let site = Arc::new(Site::new(spec, announce.base_url));
+        let site = Arc::new(Site::new(spec, announce.base_url).with_ca_pem(announce.ca_pem));
         Ok(Self {
             child,
             stdin,

@@ -8,7 +8,9 @@
 
 use std::io;
 
-use crawlbench_core::{Backend, BackendError, CrawlJob, CrawlReport, report::OriginStats};
+use crawlbench_core::{
+    Backend, BackendError, CrawlJob, CrawlReport, report::OriginStats, verify::check_connections,
+};
 
 use crate::{OriginProcess, RunningOrigin, Site};
 
@@ -62,7 +64,8 @@ pub enum RunError {
 }
 
 /// Runs `job` on `backend` against `origin` and returns the report with the origin's counters
-/// and the verification verdict attached (no verdict for an interrupted run: a partial run has
+/// and the verification verdict attached — every URL against the ground truth, and the origin's
+/// connection and TLS handshake counts against the job's connection policy (no verdict for an interrupted run: a partial run has
 /// nothing complete to check).
 pub fn verified_run(
     backend: &dyn Backend,
@@ -71,10 +74,13 @@ pub fn verified_run(
 ) -> Result<CrawlReport, RunError> {
     origin.reset()?;
     let mut report = backend.run(job)?;
-    report.origin = Some(origin.stats()?);
+    let stats = origin.stats()?;
     if !report.interrupted {
         let truth = origin.site().ground_truth(job);
-        report.verification = Some(truth.verify(job, &report.outcomes));
+        let mut verdict = truth.verify(job, &report.outcomes);
+        verdict.add_differences(check_connections(job, &report.outcomes, &stats));
+        report.verification = Some(verdict);
     }
+    report.origin = Some(stats);
     Ok(report)
 }

@@ -242,6 +242,9 @@ impl Backend for AsyncStdSurf {
                     .into(),
             ),
             max_concurrency: None,
+            tls: None,
+            http: crawlbench_core::HttpVersion::Http1,
+            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
         }
     }
 

@@ -208,6 +208,9 @@ impl Backend for MultiProcess {
                 ),
                 status: UpstreamStatus::Maintained,
                 max_concurrency: None,
+                tls: None,
+                http: crawlbench_core::HttpVersion::Http1,
+                connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
             },
             Mode::Blocking => BackendInfo {
                 name: "multiprocess-blocking".into(),
@@ -217,6 +220,9 @@ impl Backend for MultiProcess {
                 threads: "= concurrency (one process each)".into(),
                 status: UpstreamStatus::Maintained,
                 max_concurrency: Some(MAX_BLOCKING_WORKERS),
+                tls: None,
+                http: crawlbench_core::HttpVersion::Http1,
+                connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
             },
         }
     }

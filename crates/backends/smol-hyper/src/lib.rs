@@ -148,6 +148,9 @@ impl Backend for SmolHyper {
             threads,
             status: UpstreamStatus::Maintained,
             max_concurrency: None,
+            tls: None,
+            http: crawlbench_core::HttpVersion::Http1,
+            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
         }
     }
 

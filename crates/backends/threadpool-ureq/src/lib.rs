@@ -106,6 +106,9 @@ impl Backend for ThreadpoolUreq {
             threads: "= concurrency".into(),
             status: UpstreamStatus::Maintained,
             max_concurrency: Some(crawlbench_core::driver::MAX_POOL_THREADS),
+            tls: None,
+            http: crawlbench_core::HttpVersion::Http1,
+            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
         }
     }
 

@@ -33,6 +33,9 @@ impl Backend for TokioBlockingUreq {
             threads: "one per core + up to concurrency blocking".into(),
             status: UpstreamStatus::Maintained,
             max_concurrency: Some(MAX_POOL_THREADS),
+            tls: None,
+            http: crawlbench_core::HttpVersion::Http1,
+            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
         }
     }
 

@@ -172,6 +172,9 @@ impl Backend for TokioReqwest {
             threads,
             status: UpstreamStatus::Maintained,
             max_concurrency: None,
+            tls: None,
+            http: crawlbench_core::HttpVersion::Http1,
+            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
         }
     }
 

@@ -79,6 +79,8 @@ pub struct Site {
     /// `scheme://host:port` of `base`, the prefix of every URL on this origin.
     origin: String,
     pages: Vec<OnceLock<Bytes>>,
+    /// The run's CA certificate (PEM) when the site is served over HTTPS.
+    ca_pem: Option<String>,
 }
 
 const SALT_FAULT: u64 = 0x6661_756c_7473;
@@ -109,7 +111,43 @@ impl Site {
             base,
             origin,
             pages,
+            ca_pem: None,
         }
+    }
+    /// The same site, served over HTTPS with a certificate signed by the CA in `ca_pem`.
+    pub fn with_ca_pem(mut self, ca_pem: Option<String>) -> Self {
+        self.ca_pem = ca_pem;
+        self
+    }
+    /// The CA certificate (PEM) a client must trust, when the site is served over HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+    /// A job builder for `workload` on this site: over HTTPS it trusts the run's CA.
+    pub fn job(&self, workload: crawlbench_core::Workload) -> crawlbench_core::CrawlJobBuilder {
+        let builder = match workload {
+            crawlbench_core::Workload::List { urls } => crawlbench_core::CrawlJob::list(urls),
+            crawlbench_core::Workload::Crawl { seeds, max_pages } => {
+                crawlbench_core::CrawlJob::crawl(seeds, max_pages)
+            }
+        };
+        match &self.ca_pem {
+            Some(pem) => builder.trust_ca_pem(pem.clone()),
+            None => builder,
+        }
+    }
+    /// A list job over the first `n` pages (see [`Site::list_urls`]), trusting the run's CA.
+    pub fn list_job(&self, n: u32) -> Result<crawlbench_core::CrawlJobBuilder, String> {
+        Ok(self.job(crawlbench_core::Workload::List {
+            urls: self.list_urls(n)?,
+        }))
+    }
+    /// A crawl job from the seed page, trusting the run's CA.
+    pub fn crawl_job(&self, max_pages: usize) -> crawlbench_core::CrawlJobBuilder {
+        self.job(crawlbench_core::Workload::Crawl {
+            seeds: vec![self.seed_url()],
+            max_pages,
+        })
     }
     /// The spec.
     pub fn spec(&self) -> &SiteSpec {
@@ -139,6 +177,35 @@ impl Site {
         }
         Ok((0..n).map(|i| self.page_url(i)).collect())
     }
+    /// `/get?a=0` … `/get?a={n-1}`: the seed experiment's URLs, each answered with httpbin-shaped
+    /// JSON echoing its argument. Fails if `n` is above the site's page count.
+    pub fn echo_urls(&self, n: u32) -> Result<Vec<Url>, String> {
+        if n > self.spec.pages {
+            return Err(format!(
+                "the site echoes {} arguments; {n} were asked for",
+                self.spec.pages
+            ));
+        }
+        Ok((0..n)
+            .map(|a| {
+                self.base
+                    .join(&format!("/get?a={a}"))
+                    .expect("echo paths are valid")
+            })
+            .collect())
+    }
+
+    /// The JSON httpbin's `GET /get?a={a}` answers with: `args` echoes the query; `headers` is
+    /// left empty so the body does not depend on which client asked; `origin` and `url` as
+    /// httpbin fills them.
+    pub fn echo_body(&self, a: u32) -> String {
+        format!(
+            "{{\n  \"args\": {{\n    \"a\": \"{a}\"\n  }},\n  \"headers\": {{}},\n  \
+             \"origin\": \"127.0.0.1\",\n  \"url\": \"{}/get?a={a}\"\n}}\n",
+            self.origin
+        )
+    }
+
     /// The number of images under `/site/assets/`.
     fn assets(&self) -> u32 {
         (self.spec.pages / 20).max(1)
@@ -198,6 +265,12 @@ impl Site {
         if path == "/" {
             return Route::Index;
         }
+        if path == "/get" {
+            return match query.strip_prefix("a=").and_then(parse_index) {
+                Some(a) if a < self.spec.pages => Route::Echo(a),
+                _ => Route::NotFound,
+            };
+        }
         if let Some(n) = path
             .strip_prefix("/site/assets/")
             .and_then(|r| r.strip_suffix(".png"))
@@ -247,6 +320,12 @@ impl Site {
         };
         match route {
             Route::Index => html(200, Bytes::from(self.index_body())),
+            Route::Echo(a) => Action::Respond {
+                status: 200,
+                content_type: "application/json",
+                location: None,
+                body: Bytes::from(self.echo_body(a)),
+            },
             Route::NotFound => html(404, Bytes::from_static(BODY_404)),
             Route::Asset(k) => Action::Respond {
                 status: 200,
@@ -306,7 +385,12 @@ enum Route {
     Index,
     NotFound,
     Asset(u32),
-    Page { page: u32, query: Query },
+    /// `/get?a={n}`: httpbin's echo, shaped like its JSON.
+    Echo(u32),
+    Page {
+        page: u32,
+        query: Query,
+    },
 }
 
 /// The query a page was asked for with: none, or one of the redirects' targets.

@@ -290,6 +290,12 @@ pub struct SiteSpec {
     pub stall_ms: u64,
     /// Size of an oversized body.
     pub oversize_bytes: u64,
+    /// Serve HTTPS with a certificate of this key type (a CA made for the run), or plain HTTP.
+    #[serde(default)]
+    pub tls: Option<crate::network::TlsKey>,
+    /// The round trips and bandwidth the origin models (see [`crate::network`]).
+    #[serde(default)]
+    pub network: crate::network::NetworkModel,
 }
 
 impl Default for SiteSpec {
@@ -303,6 +309,8 @@ impl Default for SiteSpec {
             faults: FaultProfile::none(),
             stall_ms: 60_000,
             oversize_bytes: 4 << 20,
+            tls: None,
+            network: crate::network::NetworkModel::default(),
         }
     }
 }
@@ -334,7 +342,7 @@ impl SiteSpec {
                 self.oversize_bytes
             ));
         }
-        Ok(())
+        self.network.validate()
     }
 }
 

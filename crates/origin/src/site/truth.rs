@@ -148,6 +148,10 @@ impl<'a> Truth<'a> {
                     return Some(self.document(e, Node::Index, &self.site.index_links()));
                 }
                 Route::NotFound => return Some(walk.response(&hop, 404, BODY_404).into()),
+                Route::Echo(a) => {
+                    let body = self.site.echo_body(a);
+                    return Some(walk.response(&hop, 200, body.as_bytes()).into());
+                }
                 Route::Asset(k) => return Some(walk.response(&hop, 200, &asset_body(k)).into()),
                 Route::Page { page, query } => (page, query),
             };
