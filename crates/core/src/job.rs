@@ -287,6 +287,26 @@ impl CrawlJob {
     pub fn follows_links(&self) -> bool {
         matches!(self.spec.workload, Workload::Crawl { .. })
     }
+    /// The same job — every limit, policy, trusted CA and check — with its workload cut to the
+    /// first start URL, keeping its kind (a crawl's fetches extract links, a list's do not). For
+    /// worker processes, which need the rules but never the frontier: a list of a million URLs
+    /// is not copied to each, and no field can be forgotten on the way.
+    pub fn limits_only(&self) -> Result<CrawlJob, JobError> {
+        let first = self.start_urls().first().cloned().ok_or(JobError::Invalid {
+            field: "urls",
+            value: "none".into(),
+            accepted: "at least one URL",
+        })?;
+        let mut spec = self.spec.clone();
+        spec.workload = match &spec.workload {
+            Workload::List { .. } => Workload::List { urls: vec![first] },
+            Workload::Crawl { .. } => Workload::Crawl {
+                seeds: vec![first],
+                max_pages: 1,
+            },
+        };
+        spec.build()
+    }
     /// Re-checks a job that came from outside (e.g. deserialized by a worker process).
     pub fn validate(&self) -> Result<(), JobError> {
         self.spec.clone().build().map(drop)

@@ -167,29 +167,10 @@ pub(crate) fn plan(mode: Mode, job: &CrawlJob, async_workers: usize) -> Vec<usiz
     }
 }
 
-/// The job the workers get: the same limits and the same kind (a crawl's fetches extract links,
-/// a list's do not) with a one-URL stand-in workload, so a list of a million URLs is not copied
-/// to every worker (workers never see the frontier).
+/// The job the workers get: the same rules with a one-URL stand-in workload
+/// ([`CrawlJob::limits_only`]), so a list of a million URLs is not copied to every worker.
 fn limits_job(job: &CrawlJob) -> Result<CrawlJob, String> {
-    let first = job
-        .start_urls()
-        .first()
-        .cloned()
-        .ok_or("the job has no start URL")?;
-    let stand_in = match job.workload() {
-        crawlbench_core::Workload::List { .. } => CrawlJob::list(vec![first]),
-        crawlbench_core::Workload::Crawl { .. } => CrawlJob::crawl(vec![first], 1),
-    };
-    stand_in
-        .concurrency(job.concurrency())
-        .timeout(job.timeout())
-        .retries(job.retries())
-        .max_redirects(job.max_redirects())
-        .max_body_bytes(job.max_body_bytes())
-        .user_agent(job.user_agent())
-        .allow_non_loopback(job.allows_non_loopback())
-        .build()
-        .map_err(|e| e.to_string())
+    job.limits_only().map_err(|e| e.to_string())
 }
 
 /// Runs `job` on worker processes, one per entry of `capacities` (its slot count).
