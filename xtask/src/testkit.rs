@@ -363,6 +363,8 @@ impl Fixture {
                     model: b.model.clone(),
                     runtime: "tokio 1".into(),
                     client: "reqwest 0.13".into(),
+                    tls: "rustls 0.23 (ring)".into(),
+                    http: "HTTP/1.1".into(),
                     threads: "2".into(),
                     status: "maintained".into(),
                     control: b.control,
@@ -434,8 +436,12 @@ impl Fixture {
             Metric::LatencyP50Us => 50_000.0,
             Metric::LatencyP99Us => 70_000.0,
             Metric::OriginCpuUsPerRequest => 10.0,
+            Metric::OriginTlsCpuUsPerRequest => 5.0,
         };
-        let factor = if m == Metric::OriginCpuUsPerRequest {
+        let factor = if matches!(
+            m,
+            Metric::OriginCpuUsPerRequest | Metric::OriginTlsCpuUsPerRequest
+        ) {
             1.0
         } else {
             b.factor

@@ -245,6 +245,8 @@ pub fn run_campaign(
                 model: e.info.model.label().into(),
                 runtime: e.info.runtime.clone(),
                 client: e.info.client.clone(),
+                tls: e.info.tls.clone().unwrap_or_else(|| "none".into()),
+                http: e.info.http.label().into(),
                 threads: e.info.threads.clone(),
                 status: match &e.info.status {
                     crawlbench_core::UpstreamStatus::Maintained => "maintained".into(),

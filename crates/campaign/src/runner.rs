@@ -131,6 +131,14 @@ pub fn metrics_of(report: &CrawlReport, ideal_secs: Option<f64>) -> Vec<(Metric,
     if let Some(cpu) = report.origin.as_ref().and_then(|o| o.cpu_secs) {
         m.push((Metric::OriginCpuUsPerRequest, cpu * 1e6 / requests));
     }
+    if report.job.tls
+        && let Some(origin) = &report.origin
+    {
+        m.push((
+            Metric::OriginTlsCpuUsPerRequest,
+            origin.tls_handshake_cpu_secs * 1e6 / requests,
+        ));
+    }
     m
 }
 

@@ -1,4 +1,4 @@
-//! The six workloads, defined once: the campaign publishes them and the criterion benches time
+//! The seven workloads, defined once: the campaign publishes them and the criterion benches time
 //! them, so the two can never measure different things under one name.
 //!
 //! A workload is a site (what the origin serves) and cells (one job per parameter). Sizes depend
@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crawlbench_core::{BackendInfo, ConcurrencyModel, CrawlJob, CrawlJobBuilder};
-use crawlbench_origin::{LatencyModel, Site, SiteSpec};
+use crawlbench_core::{BackendInfo, ConcurrencyModel, ConnectionPolicy, CrawlJob, CrawlJobBuilder};
+use crawlbench_origin::{LatencyModel, NetworkModel, Site, SiteSpec, TlsKey};
 
 /// Which size of the suite runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +79,9 @@ pub struct Workload {
 }
 
 /// Every workload name, in report order.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "seed-replica",
+    "tls",
     "latency-list",
     "throughput",
     "crawl",
@@ -92,6 +93,7 @@ pub const NAMES: [&str; 6] = [
 pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
     Ok(match name {
         "seed-replica" => seed_replica(profile),
+        "tls" => tls(profile),
         "latency-list" => latency_list(profile),
         "throughput" => throughput(profile),
         "crawl" => crawl(profile),
@@ -106,13 +108,12 @@ pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
     })
 }
 
-/// The list of the first `n` pages of `site` with `concurrency` in flight.
+/// The list of the first `n` pages of `site` with `concurrency` in flight (trusting the site's
+/// CA when it serves HTTPS).
 pub fn list_job(site: &Site, n: u32, concurrency: usize) -> CrawlJobBuilder {
-    CrawlJob::list(
-        site.list_urls(n)
-            .expect("the workload's site has enough pages"),
-    )
-    .concurrency(concurrency)
+    site.list_job(n)
+        .expect("the workload's site has enough pages")
+        .concurrency(concurrency)
 }
 
 /// True for models whose concurrency is a pool of workers (threads or processes) rather than
@@ -130,11 +131,23 @@ fn fixed(ms: f64) -> LatencyModel {
     LatencyModel::Fixed { ms }
 }
 
-/// The original Python experiment's shape: N = 6·i URLs, a slow server, pools of 3 workers for
-/// thread and process models, async unbounded (the original's `asyncio.gather`). Pools take
-/// ceil(N / 3) server delays, async one. i = 1, 10, 19 are enough to draw both lines.
+/// The seed experiment's round trip: 150 ms, roughly a cross-continent RTT (Europe to the US
+/// west coast), which is what a laptop fetching `httpbin.org` from far away paid per round trip.
+pub const SEED_RTT_MS: f64 = 150.0;
+
+/// The original Python experiment, replicated: N = 6·i URLs `/get?a=N` answered with
+/// httpbin-shaped JSON whose echoed argument every run checks (`r.json()['args']['a']`); a new
+/// connection for every request (`requests.get` without a session) over plain HTTP; the network's
+/// round trip modelled by the origin (the server itself answers at once, as httpbin does). Thread
+/// and process models get pools of 3, async runs unbounded (the original's `asyncio.gather`).
+/// The best any client can do is all N at once: one fresh connection's 2 RTT (TCP + request);
+/// pools need ⌈N ÷ 3⌉ of those by design, and wall ÷ ideal shows what that costs.
 fn seed_replica(profile: Profile) -> Workload {
-    let delay_ms = profile.pick(25.0, 100.0);
+    let rtt_ms = profile.pick(50.0, SEED_RTT_MS);
+    let network = NetworkModel {
+        rtt_ms,
+        bandwidth_bytes_per_sec: None,
+    };
     let cells = [1u32, 10, 19]
         .iter()
         .map(|&i| {
@@ -143,20 +156,76 @@ fn seed_replica(profile: Profile) -> Workload {
                 parameter: n.to_string(),
                 job: Box::new(move |site, info| {
                     let concurrency = if is_pool_model(info) { 3 } else { n as usize };
-                    list_job(site, n, concurrency).build().expect("valid job")
+                    let urls = site.echo_urls(n).expect("the site echoes N arguments");
+                    site.job(crawlbench_core::Workload::List { urls })
+                        .concurrency(concurrency)
+                        .connections(ConnectionPolicy::Fresh)
+                        .echo_argument("a")
+                        .build()
+                        .expect("valid job")
                 }),
-                // The best any client can do is all N at once: one server delay. Pools of 3
-                // need ceil(N / 3) of them by design, and wall ÷ ideal shows what that costs.
-                ideal_secs: Some(delay_ms / 1e3),
+                ideal_secs: Some(network.ideal_list_secs(
+                    n as usize,
+                    n as usize,
+                    0.0,
+                    0,
+                    ConnectionPolicy::Fresh,
+                    false,
+                )),
             }
         })
         .collect();
     Workload {
         name: "seed-replica",
-        description: "the original experiment's shape: N = 6·i URLs, pools of 3, async unbounded",
+        description: "the original experiment: N = 6·i httpbin-style GETs, a new connection each, \
+                      150 ms RTT, pools of 3, async unbounded",
         site: SiteSpec {
             pages: 6 * 19,
-            latency: fixed(delay_ms),
+            network,
+            ..Default::default()
+        },
+        cells,
+    }
+}
+
+/// HTTPS across a 50 ms round trip, N 2,000 with 200 in flight, connections reused or opened
+/// per request: what TLS and a new connection cost in wall time (against the RTT model's ideal)
+/// and in CPU per request, on the client and on the origin.
+fn tls(profile: Profile) -> Workload {
+    let (n, c) = profile.pick((400u32, 40usize), (2000, 200));
+    let network = NetworkModel {
+        rtt_ms: 50.0,
+        bandwidth_bytes_per_sec: None,
+    };
+    let body_bytes = 2048;
+    let cells = ConnectionPolicy::ALL
+        .iter()
+        .map(|&policy| Cell {
+            parameter: policy.as_str().to_owned(),
+            job: Box::new(move |site, _| {
+                list_job(site, n, c)
+                    .connections(policy)
+                    .build()
+                    .expect("valid job")
+            }),
+            ideal_secs: Some(network.ideal_list_secs(
+                n as usize,
+                c,
+                0.0,
+                u64::from(body_bytes),
+                policy,
+                true,
+            )),
+        })
+        .collect();
+    Workload {
+        name: "tls",
+        description: "HTTPS (ECDSA P-256) over a 50 ms RTT, connections reused vs one per request",
+        site: SiteSpec {
+            pages: n,
+            body_bytes,
+            tls: Some(TlsKey::EcdsaP256),
+            network,
             ..Default::default()
         },
         cells,
@@ -219,7 +288,7 @@ fn crawl(profile: Profile) -> Workload {
         cells: vec![Cell {
             parameter: pages.to_string(),
             job: Box::new(move |site, _| {
-                CrawlJob::crawl(vec![site.seed_url()], 10_000_000)
+                site.crawl_job(10_000_000)
                     .concurrency(c)
                     .build()
                     .expect("valid job")
@@ -299,10 +368,13 @@ pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
         Kind::Crawl { .. } => format!("crawl of a {}-page site", site.pages),
     };
     format!(
-        "{what}, {} in flight, latency {}, faults {}, {}-byte pages",
+        "{what}, {} in flight, latency {}, faults {}, {}-byte pages, {}, {} connections, {}",
         job.concurrency(),
         site.latency,
         site.faults,
-        site.body_bytes
+        site.body_bytes,
+        if job.uses_tls() { "HTTPS" } else { "plain HTTP" },
+        job.connections(),
+        site.network
     )
 }

@@ -6,6 +6,9 @@
 //! that made it, and a backend given another run's CA fails every handshake (which the
 //! conformance suite checks).
 //!
+//! Session resumption is off (no tickets, no cache): every new connection is a full handshake,
+//! whichever client makes it, as for Python's `requests.get` without a session.
+//!
 //! The origin counts completed handshakes and the CPU its threads spend inside them
 //! ([`CpuTimed`]): thread CPU time (`CLOCK_THREAD_CPUTIME_ID`) around every poll of the
 //! handshake future, because a handshake is interleaved with other connections' work on the same
@@ -101,6 +104,11 @@ pub fn issue(kind: TlsKey, ip: IpAddr) -> io::Result<TlsMaterial> {
     .with_single_cert(chain, key)
     .map_err(other)?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Every connection pays a full handshake: no session tickets, no session cache. Clients
+    // differ in whether they resume (rustls-based ones do, Python's `requests.get` does not);
+    // resumption off at the server makes `fresh` cost the same handshake for every backend.
+    server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    server.send_tls13_tickets = 0;
     Ok(TlsMaterial {
         ca_pem: ca_cert.pem(),
         server: Arc::new(server),

@@ -168,6 +168,12 @@ pub struct BackendRow {
     pub runtime: String,
     /// Client with version.
     pub client: String,
+    /// TLS library with version and crypto provider, or `none`.
+    #[serde(default)]
+    pub tls: String,
+    /// `HTTP/1.1` or `HTTP/2`.
+    #[serde(default)]
+    pub http: String,
     /// OS threads it runs requests on.
     pub threads: String,
     /// `maintained` or `discontinued: …`.
@@ -218,11 +224,14 @@ pub enum Metric {
     LatencyP99Us,
     /// The origin's CPU per request, µs (shown, not ranked: it is the server's cost).
     OriginCpuUsPerRequest,
+    /// The origin's CPU inside TLS handshakes per request, µs (HTTPS only; shown, not ranked):
+    /// what a client's connection policy costs the server.
+    OriginTlsCpuUsPerRequest,
 }
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::WallSecs,
         Metric::WallOverIdeal,
         Metric::CpuUsPerRequest,
@@ -231,6 +240,7 @@ impl Metric {
         Metric::LatencyP50Us,
         Metric::LatencyP99Us,
         Metric::OriginCpuUsPerRequest,
+        Metric::OriginTlsCpuUsPerRequest,
     ];
     /// Metrics that get rank groups.
     pub const RANKED: [Metric; 6] = [
@@ -252,6 +262,7 @@ impl Metric {
             Metric::LatencyP50Us => "latency_p50_us",
             Metric::LatencyP99Us => "latency_p99_us",
             Metric::OriginCpuUsPerRequest => "origin_cpu_us_per_request",
+            Metric::OriginTlsCpuUsPerRequest => "origin_tls_cpu_us_per_request",
         }
     }
     /// A column heading.
@@ -265,6 +276,7 @@ impl Metric {
             Metric::LatencyP50Us => "p50 latency µs",
             Metric::LatencyP99Us => "p99 latency µs",
             Metric::OriginCpuUsPerRequest => "origin CPU µs/req",
+            Metric::OriginTlsCpuUsPerRequest => "origin TLS handshake CPU µs/req",
         }
     }
 }

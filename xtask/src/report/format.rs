@@ -105,6 +105,7 @@ pub(crate) fn heading(metric: Metric) -> &'static str {
         Metric::LatencyP50Us => "p50 latency ms",
         Metric::LatencyP99Us => "p99 latency ms",
         Metric::OriginCpuUsPerRequest => "origin CPU µs/req",
+        Metric::OriginTlsCpuUsPerRequest => "origin TLS handshake CPU µs/req",
     }
 }
 

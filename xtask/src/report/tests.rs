@@ -5,6 +5,8 @@
 
 use std::fs;
 
+use crawlbench_stats::Metric;
+
 use super::{collate, compare, parse_report_args, report_command};
 use crate::testkit::{Fixture, Outcome, TempDir, write_report};
 
@@ -389,13 +391,13 @@ fn collating_a_full_size_campaign_is_fast() {
     let dir = TempDir::new("speed");
     let report = Fixture::realistic().build();
     assert_eq!(report.backends.len(), 10);
-    assert_eq!(report.cells.len(), 10 * 12 * 8);
+    assert_eq!(report.cells.len(), 10 * 12 * Metric::ALL.len());
     assert!(report.cells.iter().all(|c| c.values.len() == 15));
     write_report(dir.path(), &report);
     let started = std::time::Instant::now();
     let collated = collate(dir.path(), "cmd").unwrap();
     let elapsed = started.elapsed();
-    eprintln!("collation of 10 backends × 12 cells × 8 metrics × 15 rounds: {elapsed:?}");
+    eprintln!("collation of 10 backends × 12 cells × 9 metrics × 15 rounds: {elapsed:?}");
     assert_eq!(
         collated.charts.len(),
         6 + 3,

@@ -109,6 +109,16 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
                 log_x: false,
             }],
         },
+        "tls" => Presentation {
+            parameter: "connections",
+            parameter_axis: "connection policy",
+            headline: &[
+                OVER_IDEAL,
+                Quantity::Metric(Metric::CpuUsPerRequest),
+                Quantity::Metric(Metric::OriginCpuUsPerRequest),
+            ],
+            ..base
+        },
         "latency-list" => Presentation {
             parameter: "N",
             parameter_axis: "URLs (N)",

@@ -1,13 +1,20 @@
 //! [`HyperClient`]: one GET attempt with hyper 1.x's low-level HTTP/1 connection API over smol's
-//! `Async<TcpStream>`, bounded by a smol timer, with keep-alive through the crate's own pool.
+//! `Async<TcpStream>` (plain, or inside a `futures-rustls` stream for `https://`), bounded by a
+//! smol timer, with keep-alive through the crate's own pool or a new connection per request.
 //!
 //! hyper's `client::conn` layer is the bare protocol: no pool, no timeouts, no redirects, no
-//! retries, no DNS. That suits the benchmark — the core owns redirects and retries — but means
-//! this file supplies the rest: connecting, spawning each connection's driver on the smol
-//! executor, the per-attempt timeout (`race_timeout` with `smol::Timer`), the body cap
-//! (`BodyBuffer`) and the mapping of hyper's errors onto the core's [`ErrorKind`]s.
+//! retries, no DNS, no TLS. That suits the benchmark — the core owns redirects and retries — but
+//! means this file supplies the rest: connecting (and the TLS handshake, see `tls.rs`), spawning
+//! each connection's driver on the smol executor, the per-attempt timeout (`race_timeout` with
+//! `smol::Timer`), the body cap (`BodyBuffer`) and the mapping of hyper's errors onto the core's
+//! [`ErrorKind`]s.
+//!
+//! hyper's `SendRequest` does not name the transport under it, so the pool holds plain and TLS
+//! connections alike: only the connection's driver task is generic over the stream, and the
+//! plain path is monomorphised over the bare `Async<TcpStream>` exactly as without TLS.
 
 use std::{
+    fmt,
     future::Future,
     io,
     net::{IpAddr, SocketAddr, TcpStream},
@@ -17,7 +24,7 @@ use std::{
 
 use bytes::Bytes;
 use crawlbench_core::{
-    AsyncHttp, BodyBuffer, CrawlJob, ErrorKind, FetchError, RawResponse,
+    AsyncHttp, BodyBuffer, ConnectionPolicy, CrawlJob, ErrorKind, FetchError, RawResponse,
     fetch::{Phase, race_timeout},
 };
 use http_body_util::{BodyExt, Empty};
@@ -26,14 +33,40 @@ use hyper::{
     client::conn::http1::{self, SendRequest},
     header::{self, HeaderValue},
 };
-use smol::{Async, Executor, Timer};
+use smol::{
+    Async, Executor, Timer,
+    io::{AsyncRead, AsyncWrite},
+};
 use smol_hyper::rt::FuturesIo;
 use url::{Position, Url};
 
-use crate::pool::Pool;
+use crate::{
+    pool::Pool,
+    tls::{self, TlsSetupError},
+};
 
 /// The request body type: GETs carry none.
 type ReqBody = Empty<Bytes>;
+
+/// Why a [`HyperClient`] could not be built for a job.
+#[derive(Debug)]
+pub enum ClientSetupError {
+    /// The job's user agent is not a valid header value.
+    UserAgent(header::InvalidHeaderValue),
+    /// The TLS configuration (the job's trusted CA) could not be built.
+    Tls(TlsSetupError),
+}
+
+impl fmt::Display for ClientSetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UserAgent(e) => write!(f, "invalid user agent: {e}"),
+            Self::Tls(e) => write!(f, "TLS setup: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientSetupError {}
 
 /// A hyper HTTP/1 client on a smol executor, configured for one job.
 ///
@@ -44,6 +77,10 @@ type ReqBody = Empty<Bytes>;
 pub struct HyperClient {
     executor: Weak<Executor<'static>>,
     pool: Pool<ReqBody>,
+    /// The run's TLS connector; `None` for a job with no `https://` start URL and no CA.
+    tls: Option<tls::TlsClient>,
+    /// [`ConnectionPolicy::Fresh`]: one new connection per request, never pooled.
+    fresh: bool,
     user_agent: HeaderValue,
     max_body: u64,
     timeout: Duration,
@@ -52,21 +89,31 @@ pub struct HyperClient {
 impl HyperClient {
     /// A client for `job` whose connections are driven by tasks on `executor`.
     ///
-    /// Fails only when the job's user agent is not a valid header value.
+    /// The TLS connector is built here, once, when the job has an `https://` start URL or a
+    /// trusted CA (a plain-HTTP job builds none). Fails when the job's user agent is not a valid
+    /// header value or its CA cannot be read.
     pub fn new(
         job: &CrawlJob,
         executor: &Arc<Executor<'static>>,
-    ) -> Result<Self, header::InvalidHeaderValue> {
+    ) -> Result<Self, ClientSetupError> {
+        let tls = if job.uses_tls() || job.trusted_ca_pem().is_some() {
+            Some(tls::client(job.trusted_ca_pem()).map_err(ClientSetupError::Tls)?)
+        } else {
+            None
+        };
         Ok(Self {
             executor: Arc::downgrade(executor),
             pool: Pool::default(),
-            user_agent: HeaderValue::from_str(job.user_agent())?,
+            tls,
+            fresh: job.connections() == ConnectionPolicy::Fresh,
+            user_agent: HeaderValue::from_str(job.user_agent())
+                .map_err(ClientSetupError::UserAgent)?,
             max_body: job.max_body_bytes(),
             timeout: job.timeout(),
         })
     }
 
-    /// TCP connections opened so far.
+    /// TCP connections opened so far (including any whose TLS handshake then failed).
     pub fn connections_opened(&self) -> u64 {
         self.pool.opened()
     }
@@ -83,14 +130,16 @@ impl HyperClient {
 
     /// One attempt without the timeout: connect or reuse, send, read the head and the body.
     async fn attempt(&self, url: &Url) -> Result<RawResponse, FetchError> {
-        if url.scheme() != "http" {
+        if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::new(
                 ErrorKind::Other,
-                format!("only plain http is supported, not {}", url.scheme()),
+                format!("only http and https are supported, not {}", url.scheme()),
             ));
         }
-        // `host:port` as written in the URL (IPv6 in brackets): the Host header and pool key.
+        // `host:port` as written in the URL (IPv6 in brackets): the Host header.
         let authority = &url[Position::BeforeHost..Position::AfterPort];
+        // `scheme://host:port`: the pool key (a plain and a TLS connection are never swapped).
+        let pool_key = &url[..Position::AfterPort];
         let path_and_query = &url[Position::BeforePath..Position::AfterQuery];
         let mut request = Request::get(path_and_query)
             .header(header::HOST, authority)
@@ -101,7 +150,13 @@ impl HyperClient {
             })?;
 
         let (sender, response) = loop {
-            let (mut sender, reused) = match self.pool.take(authority) {
+            // Fresh: never take from the pool (nothing is ever put back either).
+            let pooled = if self.fresh {
+                None
+            } else {
+                self.pool.take(pool_key)
+            };
+            let (mut sender, reused) = match pooled {
                 Some(sender) => (sender, true),
                 None => (self.connect(url).await?, false),
             };
@@ -139,7 +194,9 @@ impl HyperClient {
         let status = response.status().as_u16();
 
         // Any early return below drops `sender` and the body mid-stream, which closes the
-        // connection: only a connection whose response was read to its end goes back.
+        // connection: only a connection whose response was read to its end goes back, and with
+        // `fresh` none does — dropping the last handle makes its driver shut it down (a TLS
+        // stream sends `close_notify` first) and close the socket.
         let mut buffer = BodyBuffer::new(self.max_body, content_length)?;
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
@@ -148,7 +205,9 @@ impl HyperClient {
                 buffer.push(chunk)?;
             }
         }
-        self.pool.put(authority, sender);
+        if !self.fresh {
+            self.pool.put(pool_key, sender);
+        }
         Ok(RawResponse {
             status,
             location,
@@ -157,12 +216,39 @@ impl HyperClient {
         })
     }
 
-    /// Opens a TCP connection to `url`'s host, performs hyper's (IO-free) HTTP/1 handshake and
-    /// spawns the connection's driver on the executor.
+    /// Opens a TCP connection to `url`'s host, for `https://` performs the TLS handshake over
+    /// it, then hyper's (IO-free) HTTP/1 handshake, and spawns the connection's driver on the
+    /// executor.
     async fn connect(&self, url: &Url) -> Result<SendRequest<ReqBody>, FetchError> {
+        // Checked before connecting, so a URL that cannot be fetched opens no connection.
+        let tls = match url.scheme() {
+            "https" => Some(self.tls.as_ref().ok_or_else(|| {
+                FetchError::new(
+                    ErrorKind::Tls,
+                    format!(
+                        "TLS: {url} is https, but the job has no https start URL and no \
+                         trusted CA, so no certificate can be trusted"
+                    ),
+                )
+            })?),
+            _ => None,
+        };
         let stream = connect_tcp(url).await.map_err(|e| connect_error(&e))?;
+        self.pool.record_opened();
         // Small requests and responses: no Nagle delay (the other clients set it too).
         let _ = stream.get_ref().set_nodelay(true);
+        match tls {
+            Some(tls) => self.start_http1(tls.connect(url, stream).await?).await,
+            None => self.start_http1(stream).await,
+        }
+    }
+
+    /// hyper's HTTP/1 handshake over an established stream (plain or TLS), with the
+    /// connection's driver spawned on the executor.
+    async fn start_http1<T>(&self, stream: T) -> Result<SendRequest<ReqBody>, FetchError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = http1::handshake(FuturesIo::new(stream))
             .await
             .map_err(|e| map_hyper_error(&e, Phase::Head))?;
@@ -176,7 +262,6 @@ impl HyperClient {
                 let _ = connection.await;
             })
             .detach();
-        self.pool.record_opened();
         Ok(sender)
     }
 }
@@ -227,18 +312,25 @@ fn connect_error(err: &io::Error) -> FetchError {
 
 /// Maps a hyper error met in `phase` (the connection already exists, so never `Connect`).
 ///
-/// hyper's typed kinds come first where the core's text heuristics would misread them: an
-/// "incomplete message" or "connection closed" has no `io::Error` underneath, and its text
-/// contains "connect"ion. An error that carries a specific `io::Error` (a reset, a timeout)
-/// is classified by that, through the core.
+/// A [`rustls::Error`] underneath (a TLS record or alert the client rejected on an established
+/// connection) is [`ErrorKind::Tls`] in either phase. Otherwise hyper's typed kinds come first
+/// where the core's text heuristics would misread them: an "incomplete message" or "connection
+/// closed" has no `io::Error` underneath, and its text contains "connect"ion. An error that
+/// carries a specific `io::Error` (a reset, a timeout) is classified by that io error's kind —
+/// not by the core's text check for TLS words, which would call rustls's "peer closed
+/// connection without sending TLS close_notify" (a plain end of the stream) a TLS failure.
 pub(crate) fn map_hyper_error(err: &hyper::Error, phase: Phase) -> FetchError {
     let mut mapped = FetchError::classify(err, phase);
-    if err.is_parse() {
+    if tls::is_rustls_error(err) {
+        mapped.kind = ErrorKind::Tls;
+    } else if err.is_parse() {
         mapped.kind = ErrorKind::InvalidResponse;
     } else if err.is_timeout() {
         mapped.kind = ErrorKind::Timeout;
-    } else if has_specific_io_error(err) {
-        // The core classified it by the io::Error (reset → Reset / Truncated, …).
+    } else if let Some(io) = deepest_specific_io_error(err) {
+        // The kind of the deepest specific io::Error (reset → Reset / Truncated, …), as the core
+        // classifies it, without the text check for TLS words.
+        mapped.kind = FetchError::from_io(io, phase).kind;
     } else if phase == Phase::Body {
         mapped.kind = ErrorKind::Truncated;
     } else if err.is_incomplete_message()
@@ -255,16 +347,19 @@ pub(crate) fn map_hyper_error(err: &hyper::Error, phase: Phase) -> FetchError {
     mapped
 }
 
-/// Whether `err`'s source chain holds an [`io::Error`] of a specific (non-`Other`) kind.
-fn has_specific_io_error(err: &(dyn std::error::Error + 'static)) -> bool {
+/// The deepest [`io::Error`] of a specific (non-`Other`) kind in `err`'s source chain.
+fn deepest_specific_io_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a io::Error> {
+    let mut found = None;
     let mut cur = Some(err);
     while let Some(e) = cur {
-        if e.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() != io::ErrorKind::Other)
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && io.kind() != io::ErrorKind::Other
         {
-            return true;
+            found = Some(io);
         }
         cur = e.source();
     }
-    false
+    found
 }

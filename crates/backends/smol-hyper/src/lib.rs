@@ -31,10 +31,30 @@
 //! when it has closed. A request that a dead idle connection could not even start sending is
 //! moved to another connection (the server never saw it, so it is no attempt and no hidden
 //! retry). Counts of connections opened and reused go into the report's `extra`.
+//!
+//! **Fresh connections.** With `connections = fresh` (a new TCP — and TLS — connection for every
+//! request, like Python's `requests.get` without a `Session`) the client simply bypasses the
+//! pool: every attempt connects, and the connection is never put back, so dropping its last
+//! handle after the response makes hyper's driver shut it down and close the socket. Nothing
+//! else changes — the same executor, tasks, timeouts and request — so `fresh` minus `reuse` is
+//! the cost of connection setup on this stack and nothing more. The origin's own connection
+//! count checks it (connections = requests).
+//!
+//! **TLS.** `https://` goes through rustls 0.23 with the ring provider, via `futures-rustls`
+//! (rustls for `futures-io` streams): the TLS stream wraps the same `Async<TcpStream>` and is
+//! handed to hyper through the same `FuturesIo` adaptor, so TLS, like TCP, runs on smol's
+//! reactor with no tokio involved (`tokio-rustls` would need tokio's IO traits and an
+//! `async-compat` layer). The one `rustls::ClientConfig` is built once per run, only for a job
+//! that uses TLS, and trusts exactly the job's CA (never system roots, never verification off);
+//! ALPN offers only `http/1.1`, since hyper's HTTP/1 connection drives the stream. hyper's
+//! `SendRequest` does not name its transport, so one pool holds plain and TLS connections (keyed
+//! by scheme, host and port) and the plain path stays a bare `Async<TcpStream>` — no enum, no
+//! box. A failed handshake (an untrusted certificate, an alert) is the outcome `tls`.
 
 mod client;
 mod executor;
 mod pool;
+mod tls;
 
 use std::sync::Arc;
 
@@ -47,8 +67,9 @@ use crawlbench_core::{
 use smol::Executor;
 use url::Url;
 
-pub use client::HyperClient;
+pub use client::{ClientSetupError, HyperClient};
 use executor::{ExecutorThreads, spawn_guarded};
+pub use tls::TlsSetupError;
 
 /// How many threads run the executor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +117,7 @@ impl SmolHyper {
             info.setup_error(format!("cannot start {threads} executor threads: {e}"))
         })?;
         let client = Arc::new(
-            HyperClient::new(job, &executor)
-                .map_err(|e| info.setup_error(format!("invalid user agent: {e}")))?,
+            HyperClient::new(job, &executor).map_err(|e| info.setup_error(e.to_string()))?,
         );
         let shared_job = Arc::new(job.clone());
         let dispatch = |url: Url| {
@@ -148,9 +168,9 @@ impl Backend for SmolHyper {
             threads,
             status: UpstreamStatus::Maintained,
             max_concurrency: None,
-            tls: None,
+            tls: Some("rustls 0.23 (ring) via futures-rustls".into()),
             http: crawlbench_core::HttpVersion::Http1,
-            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+            connection_policies: crawlbench_core::ConnectionPolicy::ALL.to_vec(),
         }
     }
 

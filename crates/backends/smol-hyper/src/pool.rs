@@ -1,11 +1,14 @@
 //! A minimal keep-alive pool for hyper's low-level HTTP/1 client, which has none of its own.
 //!
 //! Without it every attempt would open a fresh TCP connection, and this backend would measure
-//! connection setup instead of its executor. It is deliberately small: idle senders per
-//! `host:port`, a `std::sync::Mutex` held only to push or pop (never across an `.await`), no
-//! size cap (there are never more idle connections than fetches that were in flight at once, so
-//! the pool cannot limit concurrency) and no idle timeout (a run is short, and a connection the
-//! server closed is recognised and dropped when it is taken).
+//! connection setup instead of its executor (with `connections = fresh` that is the point, and
+//! the client bypasses the pool). It is deliberately small: idle senders per
+//! `scheme://host:port` (a hyper `SendRequest` does not name its transport, so plain and TLS
+//! connections share the pool under different keys), a `std::sync::Mutex` held only to push or
+//! pop (never across an `.await`), no size cap (there are never more idle connections than
+//! fetches that were in flight at once, so the pool cannot limit concurrency) and no idle
+//! timeout (a run is short, and a connection the server closed is recognised and dropped when
+//! it is taken).
 
 use std::{
     collections::HashMap,
@@ -17,7 +20,7 @@ use std::{
 
 use hyper::client::conn::http1::SendRequest;
 
-/// Idle keep-alive connections, keyed by `host:port`.
+/// Idle keep-alive connections, keyed by `scheme://host:port`.
 #[derive(Debug)]
 pub(crate) struct Pool<B> {
     idle: Mutex<HashMap<String, Vec<SendRequest<B>>>>,

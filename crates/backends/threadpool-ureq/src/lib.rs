@@ -9,21 +9,48 @@
 //! most requests would open a new connection; the pool is sized to the job's concurrency.
 //! ureq reads `HTTP_PROXY`/`ALL_PROXY` from the environment by default; that is switched off so
 //! a benchmark is never silently rerouted.
+//!
+//! **TLS.** `https://` goes through ureq's own rustls connector ([`TLS`]). ureq is built with
+//! `rustls-no-provider` and the agent is handed ring's `CryptoProvider` explicitly, so the
+//! provider is the same as every other backend's and never whatever a process-wide default
+//! happens to be (ureq's `rustls` feature would also compile in the webpki root store). The
+//! only trusted roots are the certificates in the job's [`CrawlJob::trusted_ca_pem`] — never
+//! the webpki or system roots, and verification is never disabled. A job without a CA gets an
+//! empty root store: plain HTTP is untouched, and any `https://` URL fails its handshake as a
+//! [`ErrorKind::Tls`] outcome instead of trusting something by default. A handshake failure
+//! surfaces from ureq as an `io::Error` wrapping a `rustls::Error` (or as `Error::Tls` /
+//! `Error::Rustls`); the error mapping names each of those `tls` explicitly rather than letting the
+//! `InvalidData` kind read as an invalid response.
+//!
+//! **Fresh connections.** With [`ConnectionPolicy::Fresh`] the agent keeps no idle connection at
+//! all (`max_idle_connections` and `max_idle_connections_per_host` are 0): after each response
+//! ureq hands the connection back to a pool that may hold nothing, so it is closed by the
+//! client, and the next request dials (and handshakes) anew — what `requests.get` without a
+//! `Session` does. No `Connection: close` header is sent, so the request bytes are the same as
+//! with `reuse`; only the pool differs. The origin's connection count checks it (one connection
+//! per request).
 
 use std::sync::Arc;
 
 use crawlbench_core::{
-    Backend, BackendError, BackendInfo, BlockingHttp, BodyBuffer, ConcurrencyModel, CrawlJob,
-    CrawlReport, ErrorKind, FetchError, RawResponse, UpstreamStatus,
+    Backend, BackendError, BackendInfo, BlockingHttp, BodyBuffer, ConcurrencyModel,
+    ConnectionPolicy, CrawlJob, CrawlReport, ErrorKind, FetchError, HttpVersion, RawResponse,
+    UpstreamStatus,
     driver::run_on_thread_pool,
     fetch::{Phase, body_read_error},
     report::measure,
 };
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 use url::Url;
 
-/// One ureq agent configured for a job: pool sized to the concurrency, no proxy, no redirects
-/// (the core follows them), statuses returned rather than raised, the job's timeout on the
-/// whole call.
+/// The TLS stack behind [`UreqClient`], as reported in [`BackendInfo::tls`]: ureq's rustls
+/// connector with ring as the crypto provider (the minor version is the one in `Cargo.lock`).
+pub const TLS: &str = "rustls 0.23 (ring)";
+
+/// One ureq agent configured for a job: pool sized to the concurrency (or no pool at all for
+/// [`ConnectionPolicy::Fresh`]), no proxy, no redirects (the core follows them), statuses
+/// returned rather than raised, the job's timeout on the whole call, and TLS that trusts only
+/// the job's CA.
 #[derive(Debug)]
 pub struct UreqClient {
     agent: ureq::Agent,
@@ -31,17 +58,24 @@ pub struct UreqClient {
 }
 
 impl UreqClient {
-    /// A client for `job`, sized for `connections` concurrent connections.
+    /// A client for `job`, sized for `connections` concurrent connections. The job's
+    /// [`CrawlJob::connections`] policy decides whether they are kept: with
+    /// [`ConnectionPolicy::Fresh`] nothing is kept and every request opens its own connection.
     pub fn new(job: &CrawlJob, connections: usize) -> Self {
+        let idle = match job.connections() {
+            ConnectionPolicy::Reuse => connections.max(1),
+            ConnectionPolicy::Fresh => 0,
+        };
         let agent = ureq::Agent::config_builder()
             .proxy(None)
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_global(Some(job.timeout()))
-            .max_idle_connections(connections.max(1))
-            .max_idle_connections_per_host(connections.max(1))
+            .max_idle_connections(idle)
+            .max_idle_connections_per_host(idle)
             .user_agent(job.user_agent())
             .no_delay(true)
+            .tls_config(tls_config(job.trusted_ca_pem()))
             .build()
             .new_agent();
         Self {
@@ -49,6 +83,30 @@ impl UreqClient {
             max_body: job.max_body_bytes(),
         }
     }
+}
+
+/// rustls with ring, trusting exactly the certificates in `ca_pem` (none when there is no PEM).
+fn tls_config(ca_pem: Option<&str>) -> TlsConfig {
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(RootCerts::new_with_certs(&trusted_roots(ca_pem)))
+        .disable_verification(false)
+        .build()
+}
+
+/// The certificates in `ca_pem`. Anything unparsable is left out, never replaced by other
+/// roots: with nothing trusted every handshake fails as a `tls` outcome.
+fn trusted_roots(ca_pem: Option<&str>) -> Vec<Certificate<'static>> {
+    let Some(pem) = ca_pem else {
+        return Vec::new();
+    };
+    ureq::tls::parse_pem(pem.as_bytes())
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect()
 }
 
 impl BlockingHttp for UreqClient {
@@ -80,16 +138,30 @@ impl BlockingHttp for UreqClient {
     }
 }
 
+/// Maps one attempt's ureq error to the core's kinds. TLS failures are named explicitly: ureq
+/// reports a failed handshake (an untrusted issuer, a bad certificate, an alert) as an
+/// `io::Error` of kind `InvalidData` wrapping the `rustls::Error`, which would otherwise read as
+/// an invalid response.
 fn map_error(err: ureq::Error) -> FetchError {
     let kind = match &err {
         ureq::Error::Timeout(_) => ErrorKind::Timeout,
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => ErrorKind::Connect,
+        ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::TlsRequired => ErrorKind::Tls,
+        ureq::Error::Io(io) if is_rustls_error(io) => ErrorKind::Tls,
         ureq::Error::Protocol(_) => ErrorKind::InvalidResponse,
         ureq::Error::BodyExceedsLimit(_) => ErrorKind::BodyTooLarge,
         ureq::Error::Io(io) => return FetchError::from_io(io, Phase::Head),
         _ => return FetchError::classify(&err, Phase::Head),
     };
     FetchError::new(kind, err.to_string())
+}
+
+fn is_rustls_error(err: &std::io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 /// The `threadpool-ureq` backend.
@@ -106,9 +178,9 @@ impl Backend for ThreadpoolUreq {
             threads: "= concurrency".into(),
             status: UpstreamStatus::Maintained,
             max_concurrency: Some(crawlbench_core::driver::MAX_POOL_THREADS),
-            tls: None,
-            http: crawlbench_core::HttpVersion::Http1,
-            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+            tls: Some(TLS.into()),
+            http: HttpVersion::Http1,
+            connection_policies: ConnectionPolicy::ALL.to_vec(),
         }
     }
 

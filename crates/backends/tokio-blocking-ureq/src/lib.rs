@@ -8,16 +8,22 @@
 //!
 //! Silent cap avoided: tokio allows at most 512 blocking threads by default, which would quietly
 //! limit a job asking for more in flight; `max_blocking_threads` is set to the job's concurrency.
+//!
+//! TLS and the connection policy are the client's, unchanged: `https://` through ureq's rustls
+//! with ring, trusting only the job's CA, and `fresh` as an agent that keeps no idle connection
+//! (see [`crawlbench_threadpool_ureq`] for how and why). Only the scheduler differs from
+//! `threadpool-ureq`, so a difference between the two rows is the cost of the extra layer.
 
 use std::sync::Arc;
 
 use crawlbench_core::{
-    Backend, BackendError, BackendInfo, ConcurrencyModel, CrawlJob, CrawlReport, UpstreamStatus,
+    Backend, BackendError, BackendInfo, ConcurrencyModel, ConnectionPolicy, CrawlJob, CrawlReport,
+    HttpVersion, UpstreamStatus,
     driver::{MAX_POOL_THREADS, drive, settle},
     fetch::fetch_blocking,
     report::measure,
 };
-use crawlbench_threadpool_ureq::UreqClient;
+use crawlbench_threadpool_ureq::{TLS, UreqClient};
 
 /// The `tokio-blocking-ureq` backend.
 #[derive(Debug, Default)]
@@ -33,9 +39,9 @@ impl Backend for TokioBlockingUreq {
             threads: "one per core + up to concurrency blocking".into(),
             status: UpstreamStatus::Maintained,
             max_concurrency: Some(MAX_POOL_THREADS),
-            tls: None,
-            http: crawlbench_core::HttpVersion::Http1,
-            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+            tls: Some(TLS.into()),
+            http: HttpVersion::Http1,
+            connection_policies: ConnectionPolicy::ALL.to_vec(),
         }
     }
 

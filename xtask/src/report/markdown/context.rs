@@ -88,6 +88,39 @@ pub(super) fn environment(w: &mut String, view: &View<'_>) {
 }
 
 /// A command line as a shell would need it typed.
+/// Every backend with its stack: runtime, client, TLS library and HTTP version. Two backends on
+/// different TLS generations do not measure the same handshake, so a reader sees it beside the
+/// numbers.
+pub(super) fn backends(w: &mut String, view: &View<'_>) {
+    line(w, "## Backends");
+    line(w, "");
+    let rows: Vec<Vec<String>> = view
+        .report
+        .backends
+        .iter()
+        .filter(|b| !b.control)
+        .map(|b| {
+            vec![
+                code(&b.name),
+                escape(&b.model),
+                escape(&b.runtime),
+                escape(&b.client),
+                escape(if b.tls.is_empty() { "not recorded" } else { &b.tls }),
+                escape(if b.http.is_empty() { "HTTP/1.1" } else { &b.http }),
+                escape(&b.threads),
+                escape(&b.status),
+            ]
+        })
+        .collect();
+    super::table(
+        w,
+        &[
+            "backend", "model", "runtime", "client", "TLS", "HTTP", "threads", "upstream",
+        ],
+        rows,
+    );
+}
+
 fn shell_words(words: &[String]) -> String {
     let safe = |s: &str| {
         !s.is_empty()

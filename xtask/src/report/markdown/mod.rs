@@ -6,6 +6,7 @@
 mod context;
 pub(crate) mod headline;
 mod trust;
+mod verdicts;
 mod workload;
 
 use std::fmt::Write as _;
@@ -43,10 +44,12 @@ pub(crate) fn render(view: &View<'_>, charts: &[ChartFile], reproduction: Option
     let trust = trust::Trust::of(view);
     warnings(w, view, &trust);
     context::environment(w, view);
+    context::backends(w, view);
     context::method(w, view);
     trust.noise_section(w, view);
     trust::control_section(w, view);
     headline::render(w, view);
+    verdicts::section(w, view);
     for workload in &view.workloads {
         workload::section(w, view, workload, charts);
     }
