@@ -549,9 +549,33 @@ pub fn https_matches_ground_truth(backend: &dyn Backend) {
     run_and_verify(backend, &origin, &job);
 }
 
+/// A backend that does not implement `fresh` refuses such a job by name; returns whether it
+/// implements it.
+fn has_fresh_or_refuses(backend: &dyn Backend) -> bool {
+    let info = backend.info();
+    if info.connection_policies.contains(&ConnectionPolicy::Fresh) {
+        return true;
+    }
+    let job = CrawlJob::list(vec![Url::parse("http://127.0.0.1:9/x").expect("valid")])
+        .connections(ConnectionPolicy::Fresh)
+        .build()
+        .expect("valid job");
+    match backend.run(&job) {
+        Err(err @ BackendError::Unsupported { .. }) => {
+            let msg = err.to_string();
+            assert!(msg.contains(&info.name) && msg.contains("fresh"), "{msg}");
+        }
+        other => panic!("{}: lacks fresh but ran a fresh job: {other:?}", info.name),
+    }
+    false
+}
+
 /// With `connections = fresh` the origin accepts one connection per request, in plain text and
 /// over HTTPS (one handshake each); `verified_run` checks the counts against the policy.
 pub fn fresh_connections_open_one_per_request(backend: &dyn Backend) {
+    if !has_fresh_or_refuses(backend) {
+        return;
+    }
     let origin = start(SiteSpec {
         pages: 200,
         latency: "uniform:0ms..4ms".parse().expect("valid"),
@@ -640,7 +664,7 @@ pub fn round_trips_are_charged_per_connection(backend: &dyn Backend) {
         ..Default::default()
     };
     let setup = NetworkModel::setup_round_trips(tls);
-    for policy in ConnectionPolicy::ALL {
+    for policy in backend.info().connection_policies {
         let origin = start(spec.clone());
         let job = origin
             .site()
