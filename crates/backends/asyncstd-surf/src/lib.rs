@@ -5,10 +5,25 @@
 //!
 //! Choices, and why:
 //!
-//! - **surf on async-h1, no TLS** (`h1-client-no-tls`). surf's default backend is libcurl through
-//!   isahc, which runs its own event loop on its own thread: it would measure curl, not async-std.
-//!   With async-h1 every socket is an `async_std::net::TcpStream` driven by async-std's reactor,
-//!   and neither libcurl nor OpenSSL is linked (the origin is plain HTTP on loopback).
+//! - **surf on async-h1** (`h1-client-no-tls`). surf's default backend is libcurl through isahc,
+//!   which runs its own event loop on its own thread: it would measure curl, not async-std. With
+//!   async-h1 every socket is an `async_std::net::TcpStream` driven by async-std's reactor, and
+//!   neither libcurl nor OpenSSL is linked.
+//! - **HTTPS: surf and async-h1 over futures-rustls, not surf's own rustls client.** surf's
+//!   `h1-client-rustls` is http-client 6.5 with async-tls 0.10, i.e. rustls 0.18 and webpki 0.21.
+//!   webpki 0.21 takes only DNS names as server names: tried against the origin (whose URLs are
+//!   `https://127.0.0.1:…`, certificate SANs `127.0.0.1` and `localhost`, the run's CA set as the
+//!   only root through `Config::set_tls_config`), every request failed before the handshake with
+//!   "invalid domain", and the same request to `https://localhost:…` succeeded. Making it work
+//!   would take a hand-written certificate verifier or rewriting the URLs' host, and neither is
+//!   acceptable. So the https transport is our own small [`http_client::HttpClient`] under the
+//!   same `surf::Client`: it opens an `async_std::net::TcpStream`, runs the handshake with
+//!   futures-rustls 0.26 (rustls 0.23, ring, the job's CA as the only root, ALPN `http/1.1`,
+//!   verification untouched), and hands the stream to `async_h1::client::connect` — exactly what
+//!   http-client's h1 client does with async-tls. Plain `http://` still goes through http-client's
+//!   stock `H1Client`. So a request is surf → http-client → async-h1 in both cases; only the TLS
+//!   layer (and, for https, the connection keeping below) is ours. surf's rustls feature is not
+//!   enabled, so rustls 0.18 and ring 0.16 are never compiled.
 //! - **The global runtime.** async-std has no runtime object to build: tasks go to one global
 //!   executor per process, started on first use with `ASYNC_STD_THREAD_COUNT` workers (default:
 //!   one per core) plus async-io's reactor thread. So [`Backend::run`] cannot own it, the first run
@@ -18,8 +33,8 @@
 //!   pool (`spawn_blocking`) is never used for IO (addresses are IP literals, resolved inline).
 //! - **Timeouts.** surf's `Config::timeout` bounds only the wait for the response *head*
 //!   (http-client wraps async-h1's `connect` in it, and the body streams afterwards, lazily), and
-//!   not the pool's connect. So it is switched off and each attempt — connect, head and body — is
-//!   raced against an async-std timer with the core's [`race_timeout`].
+//!   not the pool's connect. So it is switched off and each attempt — connect, handshake, head and
+//!   body — is raced against an async-std timer with the core's [`race_timeout`].
 //! - **No surf middleware.** surf follows redirects only through its `Redirect` middleware and logs
 //!   only through `Logger` (a default feature, off here); neither is added, so redirects are the
 //!   core's and no proxy is consulted (async-h1 has no proxy support at all).
@@ -29,57 +44,93 @@
 //!   still on the wire). Measured with one shared client: stalled connections were reused (the
 //!   origin served 5 requests for 40 attempts) and the next response parsed an oversized body's
 //!   leftovers as its head. So each attempt leases a surf client of its own (one keep-alive
-//!   connection, `max_connections_per_host = 1`) from an idle list, and gives it back only after a
-//!   complete response; a client whose exchange failed or was cut short is dropped with its
-//!   connection. Clients are created on demand, so nothing caps concurrency below the job's
-//!   limit.
+//!   connection per scheme: `max_connections_per_host = 1` for http, one kept TLS stream for
+//!   https) from an idle list, and gives it back only after a complete response; a client whose
+//!   exchange failed or was cut short is dropped with its connection. Clients are created on
+//!   demand, so nothing caps concurrency below the job's limit.
+//! - **Fresh connections** (`ConnectionPolicy::Fresh`, like Python's `requests.get` without a
+//!   session). One shared surf client whose transport keeps nothing: plain http uses
+//!   http-client's own `http_keep_alive = false` path (a new `TcpStream` per request, no pool;
+//!   that path leaves Nagle's algorithm on, as surf does), https opens a TCP connection and runs a
+//!   TLS handshake per request. The connection lives inside the response's body reader and is
+//!   closed when the response is dropped. rustls's client session cache is left at its default,
+//!   as in every rustls client, so a fresh handshake may resume an earlier session.
 
 use std::{
+    fmt,
     future::Future,
+    io,
+    net::SocketAddr,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use async_std::io::BufRead;
+use async_std::{
+    io::{BufRead, Read as _},
+    net::TcpStream,
+};
 use crawlbench_core::{
-    AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, CrawlJob,
-    CrawlReport, ErrorKind, FetchError, FetchOutcome, RawResponse, UpstreamStatus,
+    AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, ConnectionPolicy,
+    CrawlJob, CrawlReport, ErrorKind, FetchError, FetchOutcome, HttpVersion, RawResponse,
+    UpstreamStatus,
     driver::{drive, guard_panics},
     fetch::{Phase, fetch_async, race_timeout},
     report::measure,
 };
+use futures_rustls::{TlsConnector, client::TlsStream};
+use http_client::{HttpClient, h1::H1Client};
+use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use surf::http::{self as http_types, StatusCode};
 use url::Url;
 
-/// One GET attempt through surf (async-h1 on async-std), with keep-alive connections reused only
-/// after a complete exchange.
+/// One GET attempt through surf (async-h1 on async-std, https through futures-rustls), with
+/// keep-alive connections reused only after a complete exchange — or, with
+/// [`ConnectionPolicy::Fresh`], a new connection for every attempt.
 ///
-/// Holds the idle surf clients, each with at most one open connection. An attempt takes one (or
-/// builds one), and returns it only when the response was read to its end and the server did not
-/// announce `Connection: close`; otherwise the client and its connection are dropped, so no
-/// request is ever written behind a stalled or half-read response.
-#[derive(Debug)]
+/// With [`ConnectionPolicy::Reuse`] it holds the idle surf clients, each with at most one open
+/// connection per scheme. An attempt takes one (or builds one), and returns it only when the
+/// response was read to its end and the server did not announce `Connection: close`; otherwise
+/// the client and its connection are dropped, so no request is ever written behind a stalled or
+/// half-read response. With [`ConnectionPolicy::Fresh`] every attempt uses one shared client
+/// whose transport keeps no connection at all.
 pub struct SurfClient {
     idle: Mutex<Vec<surf::Client>>,
+    /// The shared, connection-per-request client of [`ConnectionPolicy::Fresh`].
+    fresh: Option<surf::Client>,
+    tls: TlsConnector,
     user_agent: String,
     timeout: Duration,
     max_body: u64,
 }
 
 impl SurfClient {
-    /// A client for `job`. Every attempt must run on async-std (the global runtime starts on
-    /// first use).
-    pub fn new(job: &CrawlJob) -> Self {
-        Self {
+    /// A client for `job`, trusting exactly the job's CA for `https://` (none given: no https
+    /// server is trusted). Every attempt must run on async-std (the global runtime starts on
+    /// first use). Fails only when the job's CA cannot be read as a root certificate.
+    pub fn new(job: &CrawlJob) -> Result<Self, String> {
+        let tls = tls_connector(job.trusted_ca_pem())?;
+        let fresh = (job.connections() == ConnectionPolicy::Fresh)
+            .then(|| new_surf_client(&tls, ConnectionPolicy::Fresh));
+        Ok(Self {
             idle: Mutex::new(Vec::new()),
+            fresh,
+            tls,
             user_agent: job.user_agent().to_owned(),
             timeout: job.timeout(),
             max_body: job.max_body_bytes(),
-        }
+        })
     }
 
     fn lease(&self) -> Lease<'_> {
+        if let Some(shared) = &self.fresh {
+            return Lease {
+                owner: self,
+                client: shared.clone(),
+                reusable: false,
+            };
+        }
         let idle = self
             .idle
             .lock()
@@ -87,7 +138,7 @@ impl SurfClient {
             .pop();
         Lease {
             owner: self,
-            client: idle.unwrap_or_else(new_surf_client),
+            client: idle.unwrap_or_else(|| new_surf_client(&self.tls, ConnectionPolicy::Reuse)),
             reusable: false,
         }
     }
@@ -113,14 +164,32 @@ impl SurfClient {
         // async-h1 reads a Content-Length body through `take(len)`, which ends quietly when the
         // server closes early: `BodyBuffer::finish` compares against the announced length.
         let body = body.finish()?;
+        // Dropping the response hands its connection back to the leased client's transport.
         drop(response);
-        lease.reusable = !closing;
+        lease.reusable = !closing && self.fresh.is_none();
         Ok(RawResponse {
             status,
             location,
             content_type,
             body,
         })
+    }
+}
+
+impl fmt::Debug for SurfClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("SurfClient")
+            .field("idle_clients", &idle)
+            .field("fresh", &self.fresh.is_some())
+            .field("user_agent", &self.user_agent)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,17 +223,257 @@ impl Drop for Lease<'_> {
     }
 }
 
-/// A surf client with its own h1 pool of one keep-alive connection and no timeout of its own
-/// (the attempt's timer covers the whole exchange).
-fn new_surf_client() -> surf::Client {
-    let config = surf::Config::new()
-        .set_http_keep_alive(true)
+/// A surf client over a [`Transport`] with no timeout of its own (the attempt's timer covers the
+/// whole exchange): with `Reuse`, one keep-alive connection per scheme; with `Fresh`, none kept.
+fn new_surf_client(tls: &TlsConnector, policy: ConnectionPolicy) -> surf::Client {
+    let keep_alive = policy == ConnectionPolicy::Reuse;
+    let config = http_client::Config::new()
+        .set_http_keep_alive(keep_alive)
         .set_tcp_no_delay(true)
         .set_timeout(None)
         .set_max_connections_per_host(1);
-    match surf::Client::try_from(config) {
+    let plain = match H1Client::try_from(config) {
         Ok(client) => client,
         Err(never) => match never {},
+    };
+    surf::Client::with_http_client(Transport {
+        plain,
+        tls: tls.clone(),
+        keep_alive,
+        idle_tls: Arc::new(Mutex::new(None)),
+    })
+}
+
+/// The rustls 0.23 client configuration of a run: ring, TLS 1.2 and 1.3, exactly the job's CA
+/// certificates as roots (no system or webpki roots), ALPN `http/1.1` (async-h1 speaks nothing
+/// else), certificate verification as rustls does it.
+fn tls_connector(ca_pem: Option<&str>) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| format!("the trusted CA PEM cannot be read: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("the trusted CA is not a usable root certificate: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("rustls configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The http-client transport under one surf client: `http://` through http-client's stock
+/// `H1Client`, `https://` through async-h1 over a futures-rustls stream.
+///
+/// This stands in for http-client's own `rustls` feature (rustls 0.18 through async-tls), which
+/// cannot verify a certificate for an IP address. Like that client it sends
+/// `Connection: keep-alive` and keeps at most one TLS connection, here for one address and server
+/// name at a time; the connection goes back to `idle_tls` when its response is dropped (see
+/// [`TlsConn`]), and only if `keep_alive`.
+struct Transport {
+    plain: H1Client,
+    tls: TlsConnector,
+    keep_alive: bool,
+    idle_tls: TlsSlot,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("plain", &self.plain)
+            .field("tls", &"futures-rustls 0.26 (rustls 0.23, ring)")
+            .field("keep_alive", &self.keep_alive)
+            .finish_non_exhaustive()
+    }
+}
+
+#[http_client::async_trait]
+impl HttpClient for Transport {
+    async fn send(&self, req: http_types::Request) -> http_types::Result<http_types::Response> {
+        if req.url().scheme() == "https" {
+            self.send_tls(req).await
+        } else {
+            self.plain.send(req).await
+        }
+    }
+}
+
+impl Transport {
+    async fn send_tls(
+        &self,
+        mut req: http_types::Request,
+    ) -> http_types::Result<http_types::Response> {
+        req.insert_header("Connection", "keep-alive");
+        let name = server_name(req.url())?;
+        let addrs = req.url().socket_addrs(|| Some(443))?;
+        let Some(&addr) = addrs.first() else {
+            return Err(http_types::Error::from_str(
+                StatusCode::BadRequest,
+                "missing valid address",
+            ));
+        };
+        let stream = match self.take_idle(addr, &name) {
+            Some(stream) => stream,
+            None => self.open(addr, name.clone()).await?,
+        };
+        req.set_peer_addr(stream.get_ref().0.peer_addr().ok());
+        req.set_local_addr(stream.get_ref().0.local_addr().ok());
+        let conn = TlsConn {
+            stream: Some(stream),
+            home: self.keep_alive.then(|| TlsHome {
+                slot: Arc::clone(&self.idle_tls),
+                addr,
+                name,
+            }),
+        };
+        async_h1::client::connect(conn, req).await
+    }
+
+    /// A new TCP connection and a full TLS handshake. A handshake rejected by rustls (an
+    /// untrusted or mismatched certificate, an alert) is reported as a TLS failure.
+    async fn open(
+        &self,
+        addr: SocketAddr,
+        name: ServerName<'static>,
+    ) -> io::Result<TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        self.tls.connect(name, tcp).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                io::Error::new(e.kind(), format!("TLS handshake with {addr} failed: {e}"))
+            } else {
+                e
+            }
+        })
+    }
+
+    /// The kept connection, if it is to the same address and name and still open: a peek with a
+    /// no-op waker must find nothing to read (end of stream, an error or stray bytes discard it).
+    fn take_idle(&self, addr: SocketAddr, name: &ServerName<'_>) -> Option<TlsStream<TcpStream>> {
+        let idle = self
+            .idle_tls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        if idle.addr != addr || idle.name != *name {
+            return None;
+        }
+        let mut stream = idle.stream;
+        let mut probe = [0u8; 1];
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut stream).poll_read(&mut cx, &mut probe) {
+            Poll::Pending => Some(stream),
+            Poll::Ready(_) => None,
+        }
+    }
+}
+
+/// The name rustls checks the certificate against: an IP address (an `IpAddress` SAN) or a DNS
+/// name, as the URL has it.
+fn server_name(url: &Url) -> http_types::Result<ServerName<'static>> {
+    let name = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ServerName::from(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => ServerName::from(std::net::IpAddr::V6(ip)),
+        Some(url::Host::Domain(domain)) => ServerName::try_from(domain.to_owned())
+            .map_err(|e| http_types::Error::from_str(StatusCode::BadRequest, e.to_string()))?,
+        None => {
+            return Err(http_types::Error::from_str(
+                StatusCode::BadRequest,
+                "missing hostname",
+            ));
+        }
+    };
+    Ok(name)
+}
+
+/// A TLS connection kept by a [`Transport`] between two requests.
+struct IdleTls {
+    addr: SocketAddr,
+    name: ServerName<'static>,
+    stream: TlsStream<TcpStream>,
+}
+
+/// The stream async-h1 reads and writes for one https request. It lives inside the response's
+/// body reader; when that is dropped the connection goes back to its transport's slot (if it
+/// has one — with `Fresh` it does not, and the connection closes). Whether that slot survives is
+/// the lease's decision: a client whose response was cut short is dropped, slot and all.
+struct TlsConn {
+    stream: Option<TlsStream<TcpStream>>,
+    home: Option<TlsHome>,
+}
+
+/// Where a [`TlsConn`] goes back to, and under which address and name.
+struct TlsHome {
+    slot: TlsSlot,
+    addr: SocketAddr,
+    name: ServerName<'static>,
+}
+
+/// A [`Transport`]'s one kept TLS connection.
+type TlsSlot = Arc<Mutex<Option<IdleTls>>>;
+
+impl TlsConn {
+    fn stream(&mut self) -> io::Result<Pin<&mut TlsStream<TcpStream>>> {
+        self.stream
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+}
+
+impl Drop for TlsConn {
+    fn drop(&mut self) {
+        if let (Some(stream), Some(TlsHome { slot, addr, name })) =
+            (self.stream.take(), self.home.take())
+        {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(IdleTls { addr, name, stream });
+        }
+    }
+}
+
+impl async_std::io::Read for TlsConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.stream() {
+            Ok(s) => s.poll_read(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl async_std::io::Write for TlsConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.stream() {
+            Ok(s) => s.poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.stream() {
+            Ok(s) => s.poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.stream() {
+            Ok(s) => s.poll_close(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
@@ -187,7 +496,9 @@ fn poll_chunk(
 }
 
 /// Maps a surf error. Two of http-client's and async-h1's errors carry no `io::Error` and are
-/// named here; the rest go through the core's classification of the error chain.
+/// named here; a failed TLS handshake says so in its text (see [`Transport::open`]) and the core
+/// classifies it as [`ErrorKind::Tls`]; the rest go through the core's classification of the
+/// error chain.
 fn map_error(err: &surf::Error, phase: Phase) -> FetchError {
     let text = err.to_string();
     // http-client turns a failed pool connect into a string ("An error occured while creating a
@@ -233,7 +544,9 @@ impl Backend for AsyncStdSurf {
         BackendInfo {
             name: "asyncstd-surf".into(),
             runtime: "async-std 1.13 (global executor)".into(),
-            client: "surf 2.3 (async-h1, no TLS)".into(),
+            client: "surf 2.3 on async-h1 2.3 (https: async-h1 over futures-rustls 0.26 under \
+                     surf, a custom http-client transport)"
+                .into(),
             model: ConcurrencyModel::AsyncMultiThread,
             threads: executor_threads(),
             status: UpstreamStatus::Discontinued(
@@ -242,15 +555,19 @@ impl Backend for AsyncStdSurf {
                     .into(),
             ),
             max_concurrency: None,
-            tls: None,
-            http: crawlbench_core::HttpVersion::Http1,
-            connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+            tls: Some(
+                "rustls 0.23 (ring) via futures-rustls 0.26; surf's own h1-client-rustls \
+                 (rustls 0.18, webpki 0.21) cannot verify an IP-address certificate"
+                    .into(),
+            ),
+            http: HttpVersion::Http1,
+            connection_policies: ConnectionPolicy::ALL.to_vec(),
         }
     }
 
     fn run(&self, job: &CrawlJob) -> Result<CrawlReport, BackendError> {
         measure(self.info(), job, || {
-            let client = Arc::new(SurfClient::new(job));
+            let client = Arc::new(SurfClient::new(job).map_err(|e| self.info().setup_error(e))?);
             let shared_job = Arc::new(job.clone());
             Ok(async_std::task::block_on(drive(job, |url| {
                 spawn_fetch(&client, &shared_job, url)
