@@ -96,6 +96,7 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_threadpool_ureq::ThreadpoolUreq),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread()),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::current_thread()),
+        Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread_h2()),
         Box::new(crawlbench_tokio_blocking_ureq::TokioBlockingUreq),
         Box::new(crawlbench_asyncstd_surf::AsyncStdSurf::new()),
         Box::new(crawlbench_smol_hyper::SmolHyper::multi_thread()),

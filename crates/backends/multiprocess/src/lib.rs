@@ -10,6 +10,17 @@
 //! core; the coordinator runs the core's `drive` loop, so "exactly `concurrency` in flight" means
 //! what it means for every backend.
 //!
+//! # TLS and connection policy
+//! Nothing of its own: the job a worker gets ([`CrawlJob::limits_only`]) carries the connection
+//! policy and the trusted CA, and each worker builds the same client the in-process backend
+//! builds from them. `multiprocess-async`: [`crawlbench_tokio_reqwest::ReqwestClient`] (HTTP/1.1,
+//! rustls on ring trusting only the job's CA; `reuse` keeps keep-alive connections with a budget
+//! of the worker's share of the concurrency, `fresh` disables the pool so every request connects
+//! anew). `multiprocess-blocking`: [`crawlbench_threadpool_ureq::UreqClient`] with a pool of one
+//! connection per process (`reuse`) or none (`fresh`), ureq's rustls on ring with the same single
+//! root. So the origin sees the same connections it would from the in-process backends, and
+//! `verified_run` checks their count against the policy.
+//!
 //! # Protocol
 //! Frames are a `u32` little-endian length (capped at [`MAX_FRAME_BYTES`]) and a postcard payload,
 //! on the worker's stdin (coordinator → worker) and stdout (worker → coordinator); stderr is for
@@ -66,8 +77,8 @@ use std::{
 };
 
 use crawlbench_core::{
-    Backend, BackendError, BackendInfo, ConcurrencyModel, CrawlJob, CrawlReport, UpstreamStatus,
-    report::measure,
+    Backend, BackendError, BackendInfo, ConcurrencyModel, ConnectionPolicy, CrawlJob, CrawlReport,
+    HttpVersion, UpstreamStatus, report::measure,
 };
 
 mod coordinator;
@@ -208,9 +219,9 @@ impl Backend for MultiProcess {
                 ),
                 status: UpstreamStatus::Maintained,
                 max_concurrency: None,
-                tls: None,
-                http: crawlbench_core::HttpVersion::Http1,
-                connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+                tls: Some(crawlbench_tokio_reqwest::TLS_LIBRARY.into()),
+                http: HttpVersion::Http1,
+                connection_policies: ConnectionPolicy::ALL.to_vec(),
             },
             Mode::Blocking => BackendInfo {
                 name: "multiprocess-blocking".into(),
@@ -220,9 +231,9 @@ impl Backend for MultiProcess {
                 threads: "= concurrency (one process each)".into(),
                 status: UpstreamStatus::Maintained,
                 max_concurrency: Some(MAX_BLOCKING_WORKERS),
-                tls: None,
-                http: crawlbench_core::HttpVersion::Http1,
-                connection_policies: vec![crawlbench_core::ConnectionPolicy::Reuse],
+                tls: Some(crawlbench_threadpool_ureq::TLS.into()),
+                http: HttpVersion::Http1,
+                connection_policies: ConnectionPolicy::ALL.to_vec(),
             },
         }
     }

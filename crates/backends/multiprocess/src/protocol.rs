@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use url::Url;
 
 /// The protocol version both sides announce in their `Hello`. Bump it on any change to the
-/// messages below.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// messages below, the `CrawlJob` they carry included (postcard is not self-describing, so a
+/// field added to the job changes the layout). Version 3: the job carries its connection policy
+/// and trusted CA.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest accepted frame payload. An outcome is a few KiB (its links dominate); 64 MiB is
 /// far above any real message and far below what a corrupt length could ask for.
@@ -36,8 +38,9 @@ pub(crate) enum Mode {
 /// Coordinator → worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToWorker {
-    /// First frame. `job` carries the limits (timeout, retries, redirects, body cap, user agent);
-    /// its workload is a one-URL stand-in, never the whole list. `slots` is the most fetches the
+    /// First frame. `job` carries the limits and rules (timeout, retries, redirects, body cap,
+    /// user agent, connection policy, the trusted CA for `https://`, the echo check); its
+    /// workload is a one-URL stand-in, never the whole list. `slots` is the most fetches the
     /// coordinator will have outstanding on this worker. `worker`/`incarnation` identify it (slot
     /// index, and how many times that slot was restarted) for diagnostics and fault injection.
     Hello {
@@ -241,10 +244,13 @@ mod tests {
 
     #[test]
     fn job_survives_the_wire() {
-        let job = CrawlJob::crawl(vec![u("http://127.0.0.1:1/s/")], 10)
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let job = CrawlJob::crawl(vec![u("https://127.0.0.1:1/s/")], 10)
             .timeout(std::time::Duration::from_millis(1234))
             .retries(3)
             .user_agent("ua test")
+            .connections(crawlbench_core::ConnectionPolicy::Fresh)
+            .trust_ca_pem(ca)
             .build()
             .unwrap();
         let mut out = Vec::new();
@@ -273,6 +279,10 @@ mod tests {
         assert_eq!(
             (back.timeout(), back.retries(), back.user_agent()),
             (job.timeout(), job.retries(), job.user_agent())
+        );
+        assert_eq!(
+            (back.connections(), back.trusted_ca_pem()),
+            (crawlbench_core::ConnectionPolicy::Fresh, Some(ca))
         );
     }
 

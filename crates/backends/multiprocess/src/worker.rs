@@ -8,6 +8,11 @@
 //! the engine, or answer `Refused` when that fails; answer `Hello`; then fetch until stdin closes,
 //! and exit at once — fetches still in flight are abandoned (the coordinator closes stdin only
 //! when it needs no more outcomes), so a dead or cancelled coordinator never leaves workers behind.
+//!
+//! The engine is built from the job in the `Hello`, so TLS (the job's CA as the only root) and
+//! the connection policy (`reuse` or `fresh`) are exactly those of the in-process backends: the
+//! async engine is [`ReqwestClient`] sized to this worker's slots, the blocking one a
+//! [`UreqClient`] for one connection.
 
 use std::{
     fs::File,
@@ -17,7 +22,7 @@ use std::{
     task::Poll,
 };
 
-use crawlbench_core::{CrawlJob, FetchOutcome, fetch::fetch_blocking};
+use crawlbench_core::{CrawlJob, FetchOutcome, HttpVersion, fetch::fetch_blocking};
 use crawlbench_threadpool_ureq::UreqClient;
 use crawlbench_tokio_reqwest::{ReqwestClient, spawn_fetch};
 use futures_util::{StreamExt, stream::FuturesUnordered};
@@ -263,9 +268,9 @@ fn serve_async(job: Arc<CrawlJob>, slots: usize, mut output: Output) -> Result<(
     };
     let client = {
         let _entered = runtime.enter();
-        match ReqwestClient::new(&job) {
+        match ReqwestClient::new(&job, HttpVersion::Http1, slots) {
             Ok(c) => Arc::new(c),
-            Err(e) => return output.refuse(format!("cannot build the reqwest client: {e}")),
+            Err(e) => return output.refuse(e.to_string()),
         }
     };
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<Result<(u64, Url), Exit>>();
