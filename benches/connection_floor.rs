@@ -62,8 +62,7 @@ fn bench_handshake(c: &mut Criterion) {
                         .expect("client connection"),
                 );
                 let mut sv = Connection::Server(
-                    ServerConnection::new(Arc::clone(&material.server))
-                        .expect("server connection"),
+                    ServerConnection::new(Arc::clone(&material.server)).expect("server connection"),
                 );
                 while cl.is_handshaking() || sv.is_handshaking() {
                     pump(&mut cl, &mut sv);

@@ -373,7 +373,11 @@ pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
         site.latency,
         site.faults,
         site.body_bytes,
-        if job.uses_tls() { "HTTPS" } else { "plain HTTP" },
+        if job.uses_tls() {
+            "HTTPS"
+        } else {
+            "plain HTTP"
+        },
         job.connections(),
         site.network
     )

@@ -292,11 +292,15 @@ impl CrawlJob {
     /// worker processes, which need the rules but never the frontier: a list of a million URLs
     /// is not copied to each, and no field can be forgotten on the way.
     pub fn limits_only(&self) -> Result<CrawlJob, JobError> {
-        let first = self.start_urls().first().cloned().ok_or(JobError::Invalid {
-            field: "urls",
-            value: "none".into(),
-            accepted: "at least one URL",
-        })?;
+        let first = self
+            .start_urls()
+            .first()
+            .cloned()
+            .ok_or(JobError::Invalid {
+                field: "urls",
+                value: "none".into(),
+                accepted: "at least one URL",
+            })?;
         let mut spec = self.spec.clone();
         spec.workload = match &spec.workload {
             Workload::List { .. } => Workload::List { urls: vec![first] },

@@ -105,8 +105,16 @@ pub(super) fn backends(w: &mut String, view: &View<'_>) {
                 escape(&b.model),
                 escape(&b.runtime),
                 escape(&b.client),
-                escape(if b.tls.is_empty() { "not recorded" } else { &b.tls }),
-                escape(if b.http.is_empty() { "HTTP/1.1" } else { &b.http }),
+                escape(if b.tls.is_empty() {
+                    "not recorded"
+                } else {
+                    &b.tls
+                }),
+                escape(if b.http.is_empty() {
+                    "HTTP/1.1"
+                } else {
+                    &b.http
+                }),
                 escape(&b.threads),
                 escape(&b.status),
             ]

@@ -39,11 +39,19 @@ pub(super) fn section(w: &mut String, view: &View<'_>) {
     let wall = |b: &str| view.cell("seed-replica", &n, b, Metric::WallSecs);
     let tied = |a: &str, b: &str| {
         view.groups("seed-replica", &n, Metric::WallSecs)
-            .map(|groups| groups.iter().any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b)))
+            .map(|groups| {
+                groups
+                    .iter()
+                    .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b))
+            })
     };
 
     // 1. "async on top of requests + threads gains nothing".
-    let first = match (wall(THREADS), wall(ASYNC_OVER_THREADS), tied(THREADS, ASYNC_OVER_THREADS)) {
+    let first = match (
+        wall(THREADS),
+        wall(ASYNC_OVER_THREADS),
+        tied(THREADS, ASYNC_OVER_THREADS),
+    ) {
         (Some(t), Some(a), Some(same_group)) if t.verified && a.verified => {
             let verdict = if same_group {
                 "**Holds here.**"
@@ -150,7 +158,11 @@ fn connection_cost(w: &mut String, view: &View<'_>) {
             .map(|c| format::num(c.median))
             .unwrap_or_else(|| "—".into())
     };
-    let wall = |p: &str| get(p, Metric::WallSecs).map(with_ci).unwrap_or_else(|| "—".into());
+    let wall = |p: &str| {
+        get(p, Metric::WallSecs)
+            .map(with_ci)
+            .unwrap_or_else(|| "—".into())
+    };
     let _ = writeln!(
         w,
         "**What a new connection per request costs** (`tls` group: HTTPS over a 50 ms round \
