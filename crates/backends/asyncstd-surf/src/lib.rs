@@ -544,9 +544,7 @@ impl Backend for AsyncStdSurf {
         BackendInfo {
             name: "asyncstd-surf".into(),
             runtime: "async-std 1.13 (global executor)".into(),
-            client: "surf 2.3 on async-h1 2.3 (https: async-h1 over futures-rustls 0.26 under \
-                     surf, a custom http-client transport)"
-                .into(),
+            client: "surf 2.3 on async-h1 2.3".into(),
             model: ConcurrencyModel::AsyncMultiThread,
             threads: executor_threads(),
             status: UpstreamStatus::Discontinued(
@@ -556,8 +554,8 @@ impl Backend for AsyncStdSurf {
             ),
             max_concurrency: None,
             tls: Some(
-                "rustls 0.23 (ring) via futures-rustls 0.26; surf's own h1-client-rustls \
-                 (rustls 0.18, webpki 0.21) cannot verify an IP-address certificate"
+                "rustls 0.23 (ring) via futures-rustls, not surf's own rustls 0.18 \
+                 (cannot verify an IP certificate)"
                     .into(),
             ),
             http: HttpVersion::Http1,
