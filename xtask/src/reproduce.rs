@@ -29,7 +29,7 @@ use crate::{
 pub(crate) const DEFAULT_SEED: u64 = 20_261_124;
 
 /// `REPRODUCE.md`'s file name.
-const REPRODUCE_MD: &str = "REPRODUCE.md";
+pub(crate) const REPRODUCE_MD: &str = "REPRODUCE.md";
 
 /// The verdict on two campaigns.
 #[derive(Debug)]

@@ -242,5 +242,18 @@ pub(crate) fn publish_report(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(&src, &dst)
         .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
     println!("report: published {}", dst.display());
+    // A reproduction check belongs to the campaign it checked: the previous one's files must
+    // not sit beside a new report (`reproduce --publish` writes its own right after this).
+    for stale in [REPRODUCE_JSON, crate::reproduce::REPRODUCE_MD] {
+        let path = to.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+            println!(
+                "report: removed {} (it checked the previous campaign)",
+                path.display()
+            );
+        }
+    }
     Ok(())
 }
