@@ -8,6 +8,7 @@
 //! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
 //!   and the peak number of concurrent in-flight requests (which is how the conformance suite
 //!   proves a backend's concurrency limit).
+//! - `respond` is the one interpreter of a site's [`site::Action`]: how a reply goes on the wire.
 //! - [`network`] models what loopback lacks — round trips, bandwidth — and names the TLS key
 //!   types; [`tls`] issues each run's CA and server certificate.
 //! - [`verified`] is the one path for a verified run: reset, run, counters, verdict.
@@ -18,6 +19,7 @@
 
 pub mod network;
 pub mod process;
+mod respond;
 pub mod server;
 pub mod site;
 pub mod tls;
