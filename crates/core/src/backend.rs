@@ -191,3 +191,50 @@ impl BackendInfo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(tls: Option<&str>, policies: Vec<ConnectionPolicy>) -> BackendInfo {
+        BackendInfo {
+            name: "plain-only".into(),
+            runtime: "r".into(),
+            client: "c".into(),
+            model: ConcurrencyModel::Threads,
+            threads: "1".into(),
+            status: UpstreamStatus::Maintained,
+            max_concurrency: None,
+            tls: tls.map(str::to_owned),
+            http: HttpVersion::Http1,
+            connection_policies: policies,
+        }
+    }
+
+    #[test]
+    fn jobs_a_backend_cannot_do_are_refused_by_name() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        let https = CrawlJob::list(vec![url("https://127.0.0.1:1/a")])
+            .build()
+            .unwrap();
+        let e = info(None, ConnectionPolicy::ALL.to_vec())
+            .check_job(&https)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plain-only") && e.contains("https://"), "{e}");
+        assert!(
+            info(Some("rustls"), vec![ConnectionPolicy::Reuse])
+                .check_job(&https)
+                .is_ok()
+        );
+        let fresh = CrawlJob::list(vec![url("http://127.0.0.1:1/a")])
+            .connections(ConnectionPolicy::Fresh)
+            .build()
+            .unwrap();
+        let e = info(None, vec![ConnectionPolicy::Reuse])
+            .check_job(&fresh)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fresh") && e.contains("accepted: reuse"), "{e}");
+    }
+}
