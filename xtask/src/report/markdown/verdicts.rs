@@ -180,6 +180,27 @@ fn connection_cost(w: &mut String, view: &View<'_>) {
         origin("reuse"),
         origin("fresh"),
     );
+    // HTTPS against plain HTTP with reused connections: `latency-list` runs the same N and C in
+    // plain text (its delay is the server's rather than the network's; CPU per request does not
+    // depend on how long a request waits).
+    let plain = view
+        .workloads
+        .iter()
+        .find(|w| w.name == "latency-list")
+        .and_then(|w| w.largest())
+        .and_then(|p| view.cell("latency-list", p.parameter, ASYNC, Metric::CpuUsPerRequest))
+        .filter(|c| c.verified);
+    if let Some(plain) = plain {
+        let _ = writeln!(
+            w,
+            "**What TLS costs on reused connections:** `{ASYNC}` spent {} µs of client CPU per \
+             HTTPS request against {} µs per plain-HTTP request in `latency-list` (the same N \
+             and C): {:+.0} %.\n",
+            format::num(cpu_reuse.median),
+            format::num(plain.median),
+            (cpu_reuse.median / plain.median - 1.0) * 100.0
+        );
+    }
 }
 
 fn with_ci(c: &CellStat) -> String {
