@@ -279,7 +279,13 @@ fn describe_workload(
     w: &workloads::Workload,
     reference: &crawlbench_core::BackendInfo,
 ) -> WorkloadInfo {
-    let base = url::Url::parse("http://127.0.0.1:9/").expect("a valid URL");
+    // The scheme the origin will serve, so each cell's job is described as it will run.
+    let scheme = if w.site.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base = url::Url::parse(&format!("{scheme}://127.0.0.1:9/")).expect("a valid URL");
     let site = crawlbench_origin::Site::new(w.site.clone(), base);
     WorkloadInfo {
         name: w.name.into(),

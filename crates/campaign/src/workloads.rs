@@ -364,6 +364,10 @@ fn faults(profile: Profile) -> Workload {
 pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
     use crawlbench_core::Workload as Kind;
     let what = match job.workload() {
+        Kind::List { urls } if job.echo_argument().is_some() => format!(
+            "list of {} httpbin-style /get?a=N echoes, each body's echo checked",
+            urls.len()
+        ),
         Kind::List { urls } => format!("list of {} URLs", urls.len()),
         Kind::Crawl { .. } => format!("crawl of a {}-page site", site.pages),
     };
@@ -373,10 +377,9 @@ pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
         site.latency,
         site.faults,
         site.body_bytes,
-        if job.uses_tls() {
-            "HTTPS"
-        } else {
-            "plain HTTP"
+        match site.tls {
+            Some(key) => format!("HTTPS ({})", key.as_str()),
+            None => "plain HTTP".to_owned(),
         },
         job.connections(),
         site.network
