@@ -491,23 +491,29 @@ pub fn over_limit_job_is_refused(backend: &dyn Backend) {
     }
 }
 
-/// A backend without TLS refuses an `https://` job by name; returns whether it has TLS.
-fn has_tls_or_refuses(backend: &dyn Backend) -> bool {
-    let info = backend.info();
-    if info.tls.is_some() {
+/// Whether `backend` can do what `job` needs (`supported`, from its info); when it cannot, it
+/// must refuse the job as unsupported, naming itself and `what` it lacks.
+fn supports_or_refuses(backend: &dyn Backend, supported: bool, job: CrawlJob, what: &str) -> bool {
+    if supported {
         return true;
     }
-    let job = CrawlJob::list(vec![Url::parse("https://127.0.0.1:9/x").expect("valid")])
-        .build()
-        .expect("valid job");
+    let name = backend.info().name;
     match backend.run(&job) {
         Err(err @ BackendError::Unsupported { .. }) => {
             let msg = err.to_string();
-            assert!(msg.contains(&info.name) && msg.contains("https"), "{msg}");
+            assert!(msg.contains(&name) && msg.contains(what), "{msg}");
         }
-        other => panic!("{}: has no TLS but ran an https job: {other:?}", info.name),
+        other => panic!("{name}: lacks {what} but ran such a job: {other:?}"),
     }
     false
+}
+
+/// A backend without TLS refuses an `https://` job by name; returns whether it has TLS.
+fn has_tls_or_refuses(backend: &dyn Backend) -> bool {
+    let job = CrawlJob::list(vec![Url::parse("https://127.0.0.1:9/x").expect("valid")])
+        .build()
+        .expect("valid job");
+    supports_or_refuses(backend, backend.info().tls.is_some(), job, "https")
 }
 
 /// Over HTTPS — the run's own CA as the only trusted root — a list through every fault kind and
@@ -552,22 +558,15 @@ pub fn https_matches_ground_truth(backend: &dyn Backend) {
 /// A backend that does not implement `fresh` refuses such a job by name; returns whether it
 /// implements it.
 fn has_fresh_or_refuses(backend: &dyn Backend) -> bool {
-    let info = backend.info();
-    if info.connection_policies.contains(&ConnectionPolicy::Fresh) {
-        return true;
-    }
     let job = CrawlJob::list(vec![Url::parse("http://127.0.0.1:9/x").expect("valid")])
         .connections(ConnectionPolicy::Fresh)
         .build()
         .expect("valid job");
-    match backend.run(&job) {
-        Err(err @ BackendError::Unsupported { .. }) => {
-            let msg = err.to_string();
-            assert!(msg.contains(&info.name) && msg.contains("fresh"), "{msg}");
-        }
-        other => panic!("{}: lacks fresh but ran a fresh job: {other:?}", info.name),
-    }
-    false
+    let supported = backend
+        .info()
+        .connection_policies
+        .contains(&ConnectionPolicy::Fresh);
+    supports_or_refuses(backend, supported, job, "fresh")
 }
 
 /// With `connections = fresh` the origin accepts one connection per request, in plain text and

@@ -233,7 +233,9 @@ pub fn mentions_tls(text: &str) -> bool {
         .any(|w| lower.contains(w))
 }
 
-fn error_chain_text(err: &(dyn StdError + 'static)) -> String {
+/// An error's message followed by each of its sources' (skipping one already contained), joined
+/// by `: ` — what a human needs from a client's nested errors.
+pub fn error_chain_text(err: &(dyn StdError + 'static)) -> String {
     let mut text = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -188,7 +188,7 @@ fn map_error(err: &reqwest::Error, phase: Phase) -> FetchError {
             Phase::Head => ErrorKind::Reset,
             Phase::Body => ErrorKind::Truncated,
         };
-        return FetchError::new(kind, error_text(err));
+        return FetchError::new(kind, crawlbench_core::fetch::error_chain_text(err));
     }
     let classified = FetchError::classify(err, phase);
     // A failed handshake is a connect error to reqwest; TLS is what failed.
@@ -208,20 +208,6 @@ fn h2_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a h2::Error> {
         cur = e.source();
     }
     None
-}
-
-fn error_text(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cur = e.source();
-    }
-    text
 }
 
 impl AsyncHttp for ReqwestClient {
