@@ -143,7 +143,7 @@ pub const SEED_RTT_MS: f64 = 150.0;
 /// The best any client can do is all N at once: one fresh connection's 2 RTT (TCP + request);
 /// pools need ⌈N ÷ 3⌉ of those by design, and wall ÷ ideal shows what that costs.
 fn seed_replica(profile: Profile) -> Workload {
-    let rtt_ms = profile.pick(50.0, SEED_RTT_MS);
+    let rtt_ms = profile.pick(20.0, SEED_RTT_MS);
     let network = NetworkModel {
         rtt_ms,
         bandwidth_bytes_per_sec: None,
@@ -192,7 +192,7 @@ fn seed_replica(profile: Profile) -> Workload {
 /// per request: what TLS and a new connection cost in wall time (against the RTT model's ideal)
 /// and in CPU per request, on the client and on the origin.
 fn tls(profile: Profile) -> Workload {
-    let (n, c) = profile.pick((400u32, 40usize), (2000, 200));
+    let (n, c) = profile.pick((200u32, 40usize), (2000, 200));
     let network = NetworkModel {
         rtt_ms: 50.0,
         bandwidth_bytes_per_sec: None,
@@ -334,9 +334,11 @@ fn concurrency_sweep(profile: Profile) -> Workload {
 /// outcomes under failure, every faulty URL still checked against its predicted outcome.
 fn faults(profile: Profile) -> Workload {
     let (n, c) = profile.pick((400u32, 50usize), (2000, 100));
+    // Stalls cost every run a timeout and its retry: the quick profile halves both.
+    let timeout = profile.pick(Duration::from_millis(500), Duration::from_secs(1));
     Workload {
         name: "faults",
-        description: "5 % resets, 500s and stalls past a 1 s timeout, one retry",
+        description: "5 % resets, 500s and stalls past the timeout (1 s; quick 0.5 s), one retry",
         site: SiteSpec {
             pages: n,
             latency: fixed(20.0),
@@ -350,7 +352,7 @@ fn faults(profile: Profile) -> Workload {
             parameter: n.to_string(),
             job: Box::new(move |site, _| {
                 list_job(site, n, c)
-                    .timeout(Duration::from_secs(1))
+                    .timeout(timeout)
                     .retries(1)
                     .build()
                     .expect("valid job")
