@@ -575,41 +575,45 @@ pub fn fresh_connections_open_one_per_request(backend: &dyn Backend) {
     if !has_fresh_or_refuses(backend) {
         return;
     }
-    let origin = start(SiteSpec {
-        pages: 200,
-        latency: "uniform:0ms..4ms".parse().expect("valid"),
-        ..Default::default()
-    });
-    let job = origin
-        .site()
-        .list_job(200)
-        .expect("pages")
-        .concurrency(16)
-        .connections(ConnectionPolicy::Fresh)
-        .build()
-        .expect("valid job");
-    let report = run_and_verify(backend, &origin, &job);
-    let stats = report.origin.as_ref().expect("origin stats");
+    let stats = fresh_list_run(
+        backend,
+        SiteSpec {
+            pages: 200,
+            latency: "uniform:0ms..4ms".parse().expect("valid"),
+            ..Default::default()
+        },
+        16,
+    );
     assert_eq!((stats.connections, stats.requests), (200, 200));
     if backend.info().tls.is_none() {
         return;
     }
-    let origin = start(SiteSpec {
-        pages: 100,
-        tls: Some(TlsKey::EcdsaP256),
-        ..Default::default()
-    });
+    let stats = fresh_list_run(
+        backend,
+        SiteSpec {
+            pages: 100,
+            tls: Some(TlsKey::EcdsaP256),
+            ..Default::default()
+        },
+        8,
+    );
+    assert_eq!((stats.connections, stats.tls_handshakes), (100, 100));
+}
+
+/// A verified `fresh` run over every page of `spec`'s site; the origin's counters.
+fn fresh_list_run(backend: &dyn Backend, spec: SiteSpec, concurrency: usize) -> OriginStats {
+    let pages = spec.pages;
+    let origin = start(spec);
     let job = origin
         .site()
-        .list_job(100)
+        .list_job(pages)
         .expect("pages")
-        .concurrency(8)
+        .concurrency(concurrency)
         .connections(ConnectionPolicy::Fresh)
         .build()
         .expect("valid job");
     let report = run_and_verify(backend, &origin, &job);
-    let stats = report.origin.as_ref().expect("origin stats");
-    assert_eq!((stats.connections, stats.tls_handshakes), (100, 100));
+    report.origin.expect("origin stats")
 }
 
 /// Given another run's CA, every URL is a `tls` outcome (never retried, never trusted anyway)

@@ -8,7 +8,7 @@
 
 use crawlbench_asyncstd_surf::AsyncStdSurf;
 use crawlbench_conformance::run_and_verify;
-use crawlbench_core::{ConnectionPolicy, CrawlJob};
+use crawlbench_core::ConnectionPolicy;
 use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec, TlsKey};
 
 fn start(tls: Option<TlsKey>) -> RunningOrigin {
@@ -27,45 +27,29 @@ fn start(tls: Option<TlsKey>) -> RunningOrigin {
 }
 
 #[test]
-fn healthy_connections_are_reused_and_bounded_by_concurrency() {
-    let origin = start(None);
-    let job = CrawlJob::list(origin.site().list_urls(240).expect("pages"))
-        .concurrency(8)
-        .build()
-        .expect("valid job");
-    let report = run_and_verify(&AsyncStdSurf::new(), &origin, &job);
-    let stats = report.origin.expect("origin stats");
-    assert_eq!(stats.requests, 240);
-    assert!(
-        stats.connections <= 8,
-        "{} connections for {} requests at concurrency 8: healthy keep-alive connections \
-         were not reused",
-        stats.connections,
-        stats.requests
-    );
-}
-
-#[test]
-fn healthy_tls_connections_are_reused_and_bounded_by_concurrency() {
-    let origin = start(Some(TlsKey::EcdsaP256));
-    let job = origin
-        .site()
-        .list_job(240)
-        .expect("pages")
-        .concurrency(8)
-        .build()
-        .expect("valid job");
-    let report = run_and_verify(&AsyncStdSurf::new(), &origin, &job);
-    let stats = report.origin.expect("origin stats");
-    assert_eq!(stats.requests, 240);
-    assert!(
-        stats.connections <= 8,
-        "{} TLS connections for {} requests at concurrency 8: healthy keep-alive connections \
-         were not reused",
-        stats.connections,
-        stats.requests
-    );
-    assert_eq!(stats.tls_handshakes, stats.connections);
+fn healthy_connections_are_reused_and_bounded_by_concurrency_in_both_schemes() {
+    for tls in [None, Some(TlsKey::EcdsaP256)] {
+        let origin = start(tls);
+        let job = origin
+            .site()
+            .list_job(240)
+            .expect("pages")
+            .concurrency(8)
+            .build()
+            .expect("valid job");
+        let report = run_and_verify(&AsyncStdSurf::new(), &origin, &job);
+        let stats = report.origin.expect("origin stats");
+        assert_eq!(stats.requests, 240);
+        assert!(
+            stats.connections <= 8,
+            "{} connections for {} requests at concurrency 8 (TLS {tls:?}): healthy \
+             keep-alive connections were not reused",
+            stats.connections,
+            stats.requests
+        );
+        let expected_handshakes = if tls.is_some() { stats.connections } else { 0 };
+        assert_eq!(stats.tls_handshakes, expected_handshakes);
+    }
 }
 
 #[test]
