@@ -15,10 +15,10 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use crawlbench_core::{
-    ConnectionPolicy, CrawlJob, CrawlReport, Workload, job::is_loopback, resources::raise_fd_limit,
+    ConnectionPolicy, CrawlJob, CrawlReport, Workload, resources::raise_fd_limit,
 };
 use crawlbench_origin::{
-    LatencyModel, NetworkModel, OriginConfig, SiteSpec, TlsKey,
+    HostNaming, LatencyModel, NetworkModel, OriginConfig, SiteSpec, TlsKey,
     network::{parse_bandwidth, parse_rtt},
     site::{FaultProfile, parse_ms},
 };
@@ -40,7 +40,7 @@ enum Cmd {
     /// List the registered backends.
     List,
     /// Run one backend on a workload, verify it, and print a summary.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the synthetic origin site on loopback until interrupted.
     Serve(ServeArgs),
     /// Run the interleaved campaign every published number comes from (see ARCHITECTURE.md):
@@ -125,6 +125,17 @@ struct SiteArgs {
     /// 100Mbit/s; default unlimited).
     #[arg(long, value_parser = parse_bandwidth)]
     bandwidth: Option<u64>,
+    /// Spread the site's pages over this many hosts (1 to 200); page i lives on host i % H.
+    #[arg(long, default_value_t = 1)]
+    hosts: u32,
+    /// How the hosts are told apart: names (h0.crawl.test … on one listener, resolved by the
+    /// job itself) or addresses (127.0.1.1 … each with a listener of its own).
+    #[arg(long, default_value = "names", value_parser = |s: &str| s.parse::<HostNaming>())]
+    host_naming: HostNaming,
+    /// Serve a robots.txt on each host (disallowing some pages; some hosts with a Crawl-delay,
+    /// some with none); pair with --robots to obey it.
+    #[arg(long)]
+    site_robots: bool,
 }
 
 impl SiteArgs {
@@ -143,6 +154,9 @@ impl SiteArgs {
                 rtt_ms: self.rtt,
                 bandwidth_bytes_per_sec: self.bandwidth,
             },
+            hosts: self.hosts,
+            host_naming: self.host_naming,
+            robots: self.site_robots,
         };
         spec.validate().map_err(|e| anyhow!(e))?;
         Ok(spec)
@@ -180,9 +194,11 @@ struct RunArgs {
     /// Retries after a retryable failure.
     #[arg(long, default_value_t = 1)]
     retries: u32,
-    /// Largest accepted body: 1MiB, 512KiB or bytes.
-    #[arg(long, default_value = "1MiB", value_parser = parse_bytes)]
-    max_body: u64,
+    /// Largest accepted body: 16MiB, 512KiB or bytes. A larger body is the outcome
+    /// `body_too_large` (a crawl still follows the links before the cap) [default: 1MiB for a
+    /// list, 16MiB for a crawl]
+    #[arg(long, value_parser = parse_bytes)]
+    max_body: Option<u64>,
     /// User-Agent header.
     #[arg(long)]
     user_agent: Option<String>,
@@ -200,9 +216,16 @@ struct RunArgs {
     /// body echoes its URL's argument, instead of the site's pages.
     #[arg(long, conflicts_with = "crawl")]
     httpbin: bool,
-    /// With --seed: a PEM file of the CA(s) to trust for https:// seeds.
-    #[arg(long, value_name = "PEM", requires = "seeds")]
+    /// Fetch the URLs in FILE (one per line; blank lines and # comments skipped) from a
+    /// loopback server of your own, once each, instead of the built-in origin. Nothing to verify
+    /// against, so the run reports what it got.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "crawl", "httpbin"])]
+    urls: Option<PathBuf>,
+    /// With --seed or --urls: a PEM file of the CA(s) to trust for https:// URLs.
+    #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    rules: crate::job_args::RuleArgs,
     #[command(flatten)]
     site: SiteArgs,
 }
@@ -233,7 +256,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Cmd::List => list().map(|()| 0),
-        Cmd::Run(args) => run(args),
+        Cmd::Run(args) => run(*args),
         Cmd::Serve(args) => serve(args).map(|()| 0),
         Cmd::Campaign(args) => campaign(args),
     };
@@ -382,9 +405,14 @@ fn run(args: RunArgs) -> Result<i32> {
             args.concurrency
         );
     }
+    if args.ca_cert.is_some() && args.seeds.is_empty() && args.urls.is_none() {
+        bail!(
+            "--ca-cert is for --seed or --urls servers of your own (the built-in origin hands its CA to the job itself)"
+        );
+    }
     let mut origin = None;
     let mut site = None;
-    let job = if args.seeds.is_empty() {
+    let job = if args.seeds.is_empty() && args.urls.is_none() {
         let spec = args.site.spec()?;
         let host = crate::campaign_host().context("cannot find the crawlbench executable")?;
         let child = host
@@ -406,14 +434,26 @@ fn run(args: RunArgs) -> Result<i32> {
             }
         };
         let ca = s.ca_pem().map(str::to_owned);
+        let job = build_job(&args, workload, ca, s.site_scope(), s.resolve_map())?;
         origin = Some(child);
         site = Some(s);
-        build_job(&args, workload, ca)?
+        job
+    } else if let Some(path) = &args.urls {
+        let resolve = args.rules.resolve_map(Default::default())?;
+        let urls = crate::job_args::read_url_list(path, args.allow_non_loopback, &resolve)?;
+        build_job(
+            &args,
+            Workload::List { urls },
+            read_ca_cert(&args)?,
+            None,
+            resolve,
+        )?
     } else {
+        let resolve = args.rules.resolve_map(Default::default())?;
         for s in &args.seeds {
-            if !args.allow_non_loopback && !is_loopback(s) {
+            if !args.allow_non_loopback && !crate::job_args::is_local(s, &resolve) {
                 bail!(
-                    "--seed {s} is not on loopback (accepted: 127.0.0.0/8, [::1], localhost; pass --allow-non-loopback to crawl elsewhere on purpose)"
+                    "--seed {s} is not on loopback (accepted: 127.0.0.0/8, [::1], localhost, or a name given to --resolve; pass --allow-non-loopback to crawl elsewhere on purpose)"
                 );
             }
         }
@@ -421,13 +461,7 @@ fn run(args: RunArgs) -> Result<i32> {
             seeds: args.seeds.clone(),
             max_pages: args.max_pages.unwrap_or(10_000_000),
         };
-        let ca = match &args.ca_cert {
-            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-                format!("--ca-cert {}: cannot read the PEM file", path.display())
-            })?),
-            None => None,
-        };
-        build_job(&args, workload, ca)?
+        build_job(&args, workload, read_ca_cert(&args)?, None, resolve)?
     };
 
     let interrupts = stop_on_signals(&job)?;
@@ -477,7 +511,24 @@ fn stop_on_signals(job: &CrawlJob) -> Result<signal_hook::iterator::Handle> {
     Ok(handle)
 }
 
-fn build_job(args: &RunArgs, workload: Workload, ca_pem: Option<String>) -> Result<CrawlJob> {
+fn read_ca_cert(args: &RunArgs) -> Result<Option<String>> {
+    let Some(path) = &args.ca_cert else {
+        return Ok(None);
+    };
+    std::fs::read_to_string(path)
+        .map(Some)
+        .with_context(|| format!("--ca-cert {}: cannot read the PEM file", path.display()))
+}
+
+/// The job the flags describe; `site_scope` and `resolve` are the built-in site's own (its hosts'
+/// scope and names), or for a server of the user's own, none and the --resolve entries.
+fn build_job(
+    args: &RunArgs,
+    workload: Workload,
+    ca_pem: Option<String>,
+    site_scope: Option<crawlbench_core::ScopeRule>,
+    resolve: crawlbench_core::ResolveMap,
+) -> Result<CrawlJob> {
     let builder = match workload {
         Workload::List { urls } => CrawlJob::list(urls),
         Workload::Crawl { seeds, max_pages } => CrawlJob::crawl(seeds, max_pages),
@@ -486,9 +537,13 @@ fn build_job(args: &RunArgs, workload: Workload, ca_pem: Option<String>) -> Resu
         .concurrency(args.concurrency)
         .timeout(args.timeout)
         .retries(args.retries)
-        .max_body_bytes(args.max_body)
         .allow_non_loopback(args.allow_non_loopback)
-        .connections(args.connections);
+        .connections(args.connections)
+        .rules(args.rules.rules(site_scope))
+        .resolve(args.rules.resolve_map(resolve)?);
+    if let Some(cap) = args.max_body {
+        builder = builder.max_body_bytes(cap);
+    }
     if let Some(ua) = &args.user_agent {
         builder = builder.user_agent(ua);
     }
@@ -594,6 +649,10 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
     );
     let what = match r.job.kind.as_str() {
         "list" => format!("list of {} URLs", r.job.max_urls),
+        _ if own_origin && args.site.hosts > 1 => format!(
+            "crawl of a {}-page site over {} hosts ({})",
+            args.site.pages, args.site.hosts, args.site.host_naming
+        ),
         _ if own_origin => format!("crawl of a {}-page site", args.site.pages),
         _ => "crawl of an external loopback server".to_owned(),
     };
@@ -712,6 +771,31 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
             o.listen_backlog
         ),
         None => println!("in flight   peak {} (client)", r.peak_in_flight),
+    }
+    let rules = &args.rules;
+    if rules.per_host_connections.is_some() || !rules.per_host_delay.is_zero() || rules.robots {
+        let per_host_peak = match &r.origin {
+            Some(o) => format!(
+                "; the origin saw at most {} in flight at one host of {}",
+                o.host_peak_in_flight,
+                o.hosts.max(1)
+            ),
+            None => String::new(),
+        };
+        println!(
+            "per host    {} in flight, {:?} between starts, robots.txt {}{per_host_peak}",
+            rules
+                .per_host_connections
+                .map_or("no limit on requests".to_owned(), |k| format!(
+                    "at most {k}"
+                )),
+            rules.per_host_delay,
+            match (rules.robots, rules.crawl_delay) {
+                (false, _) => "ignored",
+                (true, false) => "obeyed",
+                (true, true) => "obeyed with its Crawl-delay",
+            }
+        );
     }
     if !r.extra.is_empty() {
         let counters: Vec<String> = r.extra.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -9,6 +9,7 @@ use crawlbench_core::Backend;
 use crawlbench_multiprocess::{MultiProcess, WorkerCommand};
 
 pub mod cli;
+mod job_args;
 
 /// If this process was started to play a child role — a measured run in a fresh process
 /// (`run-one`), the origin serving a site on stdio (`serve-origin`), a multi-process backend's

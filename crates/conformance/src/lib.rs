@@ -21,10 +21,12 @@ use std::time::{Duration, Instant};
 
 pub use crawlbench_core::Backend;
 use crawlbench_core::{
-    BackendError, ConnectionPolicy, CrawlJob, CrawlReport, ErrorKind, Outcome, report::OriginStats,
+    BackendError, ConnectionPolicy, CrawlJob, CrawlReport, ErrorKind, Outcome, Politeness,
+    RobotsRule, report::OriginStats,
 };
 use crawlbench_origin::{
-    LatencyModel, NetworkModel, OriginConfig, RunningOrigin, SiteSpec, TlsKey, site::Fault,
+    HostNaming, LatencyModel, NetworkModel, OriginConfig, RunningOrigin, SiteSpec, TlsKey,
+    site::Fault,
 };
 use url::Url;
 
@@ -36,6 +38,9 @@ macro_rules! conformance_suite {
             list_matches_ground_truth,
             crawl_matches_ground_truth,
             crawl_respects_max_pages,
+            crawl_through_faults_matches_ground_truth,
+            hosts_by_name_crawl_obeys_per_host_limits_and_robots,
+            hosts_by_address_crawl_keeps_the_per_host_delay,
             faults_yield_expected_outcomes,
             no_retries_when_none_allowed,
             concurrency_limit_is_reached_and_never_exceeded,
@@ -286,6 +291,126 @@ pub fn crawl_respects_max_pages(backend: &dyn Backend) {
         .expect("valid job");
     let report = run_and_verify(backend, &origin, &job);
     assert_eq!(report.urls, 60);
+}
+
+/// A crawl through redirects, redirect loops, oversized bodies, 500s and 503s fetches each URL
+/// once: a redirect is a 3xx outcome whose target the frontier admits once like any link (a
+/// target also linked elsewhere is not fetched twice, a loop ends at the first URL seen again),
+/// and an oversized page is a `body_too_large` outcome.
+pub fn crawl_through_faults_matches_ground_truth(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 300,
+        links_per_page: 6,
+        faults: "redirect=8%,redirect-loop=5%,oversize=3%,500=3%,503-once=3%"
+            .parse()
+            .expect("valid"),
+        oversize_bytes: 2 << 20,
+        ..Default::default()
+    });
+    let job = CrawlJob::crawl(vec![origin.site().seed_url()], 100_000)
+        .concurrency(16)
+        .max_body_bytes(1 << 20)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let redirects = report.outcomes.iter().filter(|o| {
+        (300..400).contains(&match o.outcome {
+            Outcome::Status(s) => s,
+            Outcome::Error(_) => 0,
+        })
+    });
+    assert!(redirects.count() > 0, "no redirect outcome in the crawl");
+    let mut urls: Vec<&str> = report.outcomes.iter().map(|o| o.url.as_str()).collect();
+    urls.sort_unstable();
+    let fetched = urls.len();
+    urls.dedup();
+    assert_eq!(urls.len(), fetched, "a URL was fetched twice");
+    assert!(
+        report
+            .errors
+            .get(&ErrorKind::BodyTooLarge)
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "no body_too_large outcome: {:?}",
+        report.errors
+    );
+}
+
+/// A crawl over name-based virtual hosts: every name is resolved through the job's resolve map
+/// (there is no DNS for them) and sent as the Host header (a wrong one is a 404 that fails
+/// verification); at most 2 requests in flight per host (the origin counts them); each host's
+/// robots.txt fetched once and obeyed.
+pub fn hosts_by_name_crawl_obeys_per_host_limits_and_robots(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 240,
+        hosts: 5,
+        host_naming: HostNaming::Names,
+        robots: true,
+        latency: "2ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = origin
+        .site()
+        .crawl_job(100_000)
+        .concurrency(16)
+        .politeness(Politeness {
+            connections: Some(2),
+            delay: Duration::ZERO,
+        })
+        .robots(RobotsRule::Obey)
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let stats = report.origin.as_ref().expect("origin stats");
+    assert_eq!(stats.hosts, 5);
+    assert!(stats.host_peak_in_flight <= 2, "{stats:?}");
+    let robots = report
+        .outcomes
+        .iter()
+        .filter(|o| o.url.path() == "/robots.txt")
+        .count();
+    assert_eq!(robots, 5, "one robots.txt per host");
+    assert!(
+        report
+            .errors
+            .get(&ErrorKind::RobotsDisallowed)
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "no URL skipped by robots.txt: {:?}",
+        report.errors
+    );
+}
+
+/// A crawl over hosts on distinct loopback addresses (each its own listener) with 20 ms between
+/// the starts of two requests to one host: the origin's arrival times show the spacing.
+pub fn hosts_by_address_crawl_keeps_the_per_host_delay(backend: &dyn Backend) {
+    let origin = start(SiteSpec {
+        pages: 45,
+        links_per_page: 3,
+        hosts: 3,
+        host_naming: HostNaming::Addresses,
+        latency: "1ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = origin
+        .site()
+        .crawl_job(100_000)
+        .concurrency(8)
+        .politeness(Politeness {
+            connections: None,
+            delay: Duration::from_millis(20),
+        })
+        .build()
+        .expect("valid job");
+    let report = run_and_verify(backend, &origin, &job);
+    let stats = report.origin.as_ref().expect("origin stats");
+    assert!(
+        stats.host_arrivals.iter().all(|a| a.requests >= 10),
+        "every host crawled: {:?}",
+        stats.host_arrivals
+    );
 }
 
 fn fault_site() -> SiteSpec {

@@ -23,8 +23,8 @@ use futures_util::{
 use url::Url;
 
 use crate::{
-    BackendError, BackendInfo, BlockingHttp, CrawlJob, ErrorKind, FetchOutcome, Frontier, Outcome,
-    fetch::fetch_blocking,
+    BackendError, BackendInfo, BlockingHttp, CrawlJob, ErrorKind, FetchOutcome, Frontier,
+    fetch::fetch_blocking, frontier::Next,
 };
 
 /// What the crawl loop returns to the backend.
@@ -62,9 +62,21 @@ where
             driven.interrupted = true;
             break;
         }
+        let mut wake_at = None;
         while in_flight.len() < job.concurrency() {
-            let Some(url) = frontier.next_url() else {
-                break;
+            let url = match frontier.next_step() {
+                Next::Fetch(url) => url,
+                Next::Settled(outcome) => {
+                    // Disallowed by robots.txt: an outcome without a request.
+                    job.progress().add_one();
+                    driven.outcomes.push(*outcome);
+                    continue;
+                }
+                Next::WaitUntil(t) => {
+                    wake_at = Some(t);
+                    break;
+                }
+                Next::Idle => break,
             };
             // The clock starts here, before the backend sees the URL, and stops when the outcome
             // is back in this loop: queueing in an executor, a hand-off to a thread pool or a
@@ -76,18 +88,39 @@ where
             }));
         }
         driven.peak_in_flight = driven.peak_in_flight.max(in_flight.len());
+        if in_flight.is_empty() && wake_at.is_none() {
+            break;
+        }
+        // A per-host delay that ends before any fetch does wakes the loop: a timer thread
+        // (futures-timer) rather than a runtime's, so the core stays runtime-free.
+        let timer = match wake_at {
+            Some(t) => Either::Left(futures_timer::Delay::new(
+                t.saturating_duration_since(Instant::now()),
+            )),
+            None => Either::Right(future::pending::<()>()),
+        };
+        let next_outcome = std::pin::pin!(async {
+            match in_flight.next().await {
+                Some(outcome) => Some(outcome),
+                None => future::pending().await,
+            }
+        });
+        let timer = std::pin::pin!(timer);
         let cancelled = std::pin::pin!(job.cancel().cancelled());
-        let outcome = match future::select(in_flight.next(), cancelled).await {
-            Either::Left((Some(outcome), _)) => outcome,
-            Either::Left((None, _)) => break,
+        let woken = future::select(next_outcome, timer);
+        let outcome = match future::select(woken, cancelled).await {
+            Either::Left((Either::Left((outcome, _)), _)) => outcome,
+            Either::Left((Either::Right(((), _)), _)) => None,
             Either::Right(_) => {
                 driven.interrupted = true;
                 break;
             }
         };
-        frontier.offer(&outcome.links);
-        job.progress().add_one();
-        driven.outcomes.push(outcome);
+        if let Some(outcome) = outcome {
+            frontier.complete(&outcome);
+            job.progress().add_one();
+            driven.outcomes.push(outcome);
+        }
     }
     driven
 }
@@ -95,19 +128,7 @@ where
 /// The outcome recorded when the machinery running a fetch lost it (a panicked task or thread,
 /// a dead worker that could not be replaced): an error, never a hang or a missing URL.
 pub fn lost_outcome(url: Url, why: &str) -> FetchOutcome {
-    FetchOutcome {
-        final_url: url.clone(),
-        url,
-        outcome: Outcome::Error(ErrorKind::Other),
-        error_detail: Some(why.to_owned()),
-        attempts: 0,
-        bytes: 0,
-        digest: None,
-        links: Vec::new(),
-        latency_us: 0,
-        service_us: 0,
-        extract_ns: 0,
-    }
+    FetchOutcome::settled(url, ErrorKind::Other, why)
 }
 
 /// Runs one URL's fetch so that a panic inside it becomes a [`lost_outcome`] for that URL instead
@@ -274,7 +295,7 @@ mod tests {
         let outcome =
             futures_executor::block_on(guard_panics(url.clone(), async { panic!("boom") }));
         assert_eq!(outcome.url, url);
-        assert_eq!(outcome.outcome, Outcome::Error(ErrorKind::Other));
+        assert_eq!(outcome.outcome, crate::Outcome::Error(ErrorKind::Other));
         assert!(outcome.error_detail.unwrap().contains("boom"));
     }
 

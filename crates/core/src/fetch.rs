@@ -46,6 +46,8 @@ pub enum ErrorKind {
     Tls,
     /// A JSON body did not echo the query argument its URL sent (the job's `echo_argument`).
     EchoMismatch,
+    /// Never requested: the host's `robots.txt` disallows it (a crawl that obeys robots).
+    RobotsDisallowed,
     /// Anything else the client reported (the detail says what).
     Other,
 }
@@ -59,7 +61,7 @@ impl ErrorKind {
         )
     }
     /// Every kind, for tables.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         Self::Connect,
         Self::Timeout,
         Self::Reset,
@@ -71,6 +73,7 @@ impl ErrorKind {
         Self::BadRedirect,
         Self::Tls,
         Self::EchoMismatch,
+        Self::RobotsDisallowed,
         Self::Other,
     ];
     /// The snake_case name used in JSON and tables.
@@ -87,6 +90,7 @@ impl ErrorKind {
             Self::BadRedirect => "bad_redirect",
             Self::Tls => "tls",
             Self::EchoMismatch => "echo_mismatch",
+            Self::RobotsDisallowed => "robots_disallowed",
             Self::Other => "other",
         }
     }
@@ -99,6 +103,10 @@ pub struct FetchError {
     pub kind: ErrorKind,
     /// The client's message, for humans.
     pub detail: String,
+    /// For [`ErrorKind::BodyTooLarge`]: the body up to the cap, so a crawl can still follow the
+    /// links found before it (and say they are partial). Never sent between processes.
+    #[serde(skip)]
+    pub partial_body: Option<Vec<u8>>,
 }
 
 impl FetchError {
@@ -107,6 +115,7 @@ impl FetchError {
         Self {
             kind,
             detail: detail.into(),
+            partial_body: None,
         }
     }
 
@@ -120,10 +129,7 @@ impl FetchError {
         if phase == Phase::Head && mentions_tls(&detail) {
             // rustls and the clients around it wrap handshake failures in io errors of kind
             // `InvalidData` or in "connect" errors; what failed is the handshake.
-            return Self {
-                kind: ErrorKind::Tls,
-                detail,
-            };
+            return Self::new(ErrorKind::Tls, detail);
         }
         // The deepest io::Error with a specific kind says most (clients wrap them in
         // `io::ErrorKind::Other` layers of their own).
@@ -140,10 +146,7 @@ impl FetchError {
         if let Some(io) = best
             && io.kind() != io::ErrorKind::Other
         {
-            return Self {
-                kind: kind_of_io(io, phase),
-                detail,
-            };
+            return Self::new(kind_of_io(io, phase), detail);
         }
         let lower = detail.to_ascii_lowercase();
         let kind = if lower.contains("timed out") || lower.contains("timeout") {
@@ -163,15 +166,12 @@ impl FetchError {
         } else {
             ErrorKind::Other
         };
-        Self { kind, detail }
+        Self::new(kind, detail)
     }
 
     /// Classifies an [`io::Error`] met in `phase`.
     pub fn from_io(err: &io::Error, phase: Phase) -> Self {
-        Self {
-            kind: kind_of_io(err, phase),
-            detail: err.to_string(),
-        }
+        Self::new(kind_of_io(err, phase), err.to_string())
     }
 
     /// The error for a body that passed the cap.
@@ -265,7 +265,10 @@ pub struct RawResponse {
 /// Collects a streamed body and enforces the job's cap without buffering past it.
 ///
 /// Shared by every client so the cap means the same thing everywhere: a body of exactly
-/// `limit` bytes is accepted, one byte more is [`ErrorKind::BodyTooLarge`].
+/// `limit` bytes is accepted, one byte more is [`ErrorKind::BodyTooLarge`] — and the error
+/// carries the first `limit` bytes, so a crawl follows the links before the cap instead of
+/// silently losing them. A body announced as larger than the cap is therefore still read up to
+/// the cap, never past it.
 #[derive(Debug)]
 pub struct BodyBuffer {
     limit: u64,
@@ -274,14 +277,10 @@ pub struct BodyBuffer {
 }
 
 impl BodyBuffer {
-    /// A buffer for a body announced as `content_length` (if known). Fails at once when the
-    /// announced length is already over `limit`.
+    /// A buffer for a body announced as `content_length` (if known). (It returns a `Result` so
+    /// a client's error path stays one `?`; it does not fail today: an announced length over the
+    /// cap is read up to the cap, for its links.)
     pub fn new(limit: u64, content_length: Option<u64>) -> Result<Self, FetchError> {
-        if let Some(len) = content_length
-            && len > limit
-        {
-            return Err(FetchError::body_too_large(limit));
-        }
         let capacity = content_length.unwrap_or(8 * 1024).min(limit) as usize;
         Ok(Self {
             limit,
@@ -292,7 +291,11 @@ impl BodyBuffer {
     /// Appends a chunk, failing once the total passes the limit.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
         if self.body.len() as u64 + chunk.len() as u64 > self.limit {
-            return Err(FetchError::body_too_large(self.limit));
+            let room = (self.limit - self.body.len() as u64) as usize;
+            self.body.extend_from_slice(&chunk[..room]);
+            let mut err = FetchError::body_too_large(self.limit);
+            err.partial_body = Some(std::mem::take(&mut self.body));
+            return Err(err);
         }
         self.body.extend_from_slice(chunk);
         Ok(())
@@ -407,10 +410,20 @@ pub struct FetchOutcome {
     pub attempts: u32,
     /// Body bytes received on the final attempt.
     pub bytes: u64,
+    /// The final response said `Content-Type: text/html` (what a crawl parses for links, and
+    /// what a crawler's "pages" are).
+    pub html: bool,
     /// xxh3-64 of the final body, when one was received.
     pub digest: Option<u64>,
-    /// Links found in an HTML body, resolved and without fragments.
+    /// Links found in an HTML body, resolved and without fragments; in a crawl, a redirect's
+    /// target is its one link (the frontier admits it once, like any link).
     pub links: Vec<Url>,
+    /// The links come from only the part of the body before the cap (the outcome is
+    /// `body_too_large`).
+    pub links_partial: bool,
+    /// The body of a `robots.txt` fetched for a crawl that obeys it (at most 500 KiB, the least
+    /// RFC 9309 asks a crawler to parse); no other outcome keeps its body.
+    pub robots_txt: Option<Vec<u8>>,
     /// From the moment the crawl loop dispatched the URL to the moment its outcome was back in
     /// the loop, in microseconds: executor queueing, thread hand-offs and inter-process hops are
     /// the costs under comparison, so they count. Set by [`crate::driver::drive`].
@@ -421,6 +434,29 @@ pub struct FetchOutcome {
     /// Nanoseconds this URL spent in link extraction — harness work every backend pays alike,
     /// reported so a backend's own CPU can be shown without it.
     pub extract_ns: u64,
+}
+
+impl FetchOutcome {
+    /// The outcome of a URL settled without a successful attempt of its own — disallowed by
+    /// robots.txt, or lost by the machinery that ran it: `kind`, with `detail`, no body.
+    pub fn settled(url: Url, kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            final_url: url.clone(),
+            url,
+            outcome: Outcome::Error(kind),
+            error_detail: Some(detail.into()),
+            attempts: 0,
+            bytes: 0,
+            html: false,
+            digest: None,
+            links: Vec::new(),
+            links_partial: false,
+            robots_txt: None,
+            latency_us: 0,
+            service_us: 0,
+            extract_ns: 0,
+        }
+    }
 }
 
 /// The per-URL state machine behind every fetch.
@@ -442,7 +478,14 @@ pub struct FetchPolicy {
     extract_links: bool,
     /// The query argument a 2xx JSON body must echo (see [`CrawlJob::echo_argument`]).
     echo_argument: Option<String>,
+    /// Honour `nofollow` (see [`crate::CrawlRules::nofollow`]).
+    nofollow: bool,
+    /// This is a crawl's `robots.txt` fetch: keep the body for the frontier.
+    keep_robots_body: bool,
 }
+
+/// The most of a `robots.txt` a crawl keeps and parses: RFC 9309 asks for at least 500 KiB.
+pub const ROBOTS_TXT_CAP: usize = 500 * 1024;
 
 impl FetchPolicy {
     /// Starts fetching `url` under `job`'s limits.
@@ -450,7 +493,6 @@ impl FetchPolicy {
         Self {
             current: url.clone(),
             chain: vec![url.clone()],
-            url,
             started: Instant::now(),
             attempts: 0,
             failures_left: job.retries(),
@@ -458,6 +500,11 @@ impl FetchPolicy {
             max_redirects: job.max_redirects(),
             extract_links: job.follows_links(),
             echo_argument: job.echo_argument().map(str::to_owned),
+            nofollow: job.rules().nofollow,
+            keep_robots_body: job.follows_links()
+                && job.rules().robots.obeys()
+                && crate::frontier::is_robots_txt(&url),
+            url,
         }
     }
 
@@ -481,6 +528,28 @@ impl FetchPolicy {
             Ok(resp) if (500..600).contains(&resp.status) && self.failures_left > 0 => {
                 self.failures_left -= 1;
                 None
+            }
+            // A crawl hands a redirect's target to the frontier as the response's one link, so
+            // it is deduplicated like any link: a target also linked elsewhere is fetched once,
+            // one out of scope is not fetched, and a loop ends at the first URL seen twice
+            // (scrapy's redirects go back through its scheduler's dupefilter the same way). A
+            // robots.txt follows its redirects inline, as RFC 9309 asks.
+            Ok(resp)
+                if is_redirect(resp.status) && self.extract_links && !self.keep_robots_body =>
+            {
+                let target = resp
+                    .location
+                    .as_deref()
+                    .and_then(|l| self.current.join(l).ok())
+                    .filter(|t| matches!(t.scheme(), "http" | "https"));
+                let mut outcome = self.finish(resp);
+                outcome.links = target
+                    .map(|mut t| {
+                        t.set_fragment(None);
+                        vec![t]
+                    })
+                    .unwrap_or_default();
+                Some(outcome)
             }
             Ok(resp) if is_redirect(resp.status) => self.redirect(resp),
             Ok(resp) => Some(self.finish(resp)),
@@ -542,14 +611,15 @@ impl FetchPolicy {
                     .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
             })
         };
-        let (links, extract_ns) =
-            if self.extract_links && (200..300).contains(&resp.status) && is_html() {
-                let started = Instant::now();
-                let links = links::extract(&self.current, &resp.body);
-                (links, started.elapsed().as_nanos() as u64)
-            } else {
-                (Vec::new(), 0)
-            };
+        let html = is_html();
+        let (links, extract_ns) = if self.extract_links && (200..300).contains(&resp.status) && html
+        {
+            self.extract(&resp.body)
+        } else {
+            (Vec::new(), 0)
+        };
+        let robots_txt = (self.keep_robots_body && (200..300).contains(&resp.status))
+            .then(|| resp.body[..resp.body.len().min(ROBOTS_TXT_CAP)].to_vec());
         FetchOutcome {
             url: self.url.clone(),
             final_url: self.current.clone(),
@@ -557,29 +627,87 @@ impl FetchPolicy {
             error_detail: None,
             attempts: self.attempts,
             bytes: resp.body.len() as u64,
+            html,
             digest: Some(digest(&resp.body)),
             links,
+            links_partial: false,
+            robots_txt,
             latency_us: self.latency_us(),
             service_us: self.latency_us(),
             extract_ns,
         }
     }
 
-    fn finish_error(&mut self, err: FetchError) -> FetchOutcome {
+    /// The links of an HTML body, and the nanoseconds spent finding them.
+    fn extract(&self, body: &[u8]) -> (Vec<Url>, u64) {
+        let started = Instant::now();
+        let options = links::LinkOptions {
+            nofollow: self.nofollow,
+        };
+        let links = links::extract_with(&self.current, body, &options);
+        (links, started.elapsed().as_nanos() as u64)
+    }
+
+    fn finish_error(&mut self, mut err: FetchError) -> FetchOutcome {
+        // A crawl still follows the links before the cap of an HTML body that passed it (no
+        // content type survives the error, so the prefix is sniffed the way browsers sniff an
+        // unlabelled body).
+        let partial = err
+            .partial_body
+            .take()
+            .filter(|b| self.extract_links && looks_like_html(b));
+        let (links, extract_ns) = partial.map(|b| self.extract(&b)).unwrap_or_default();
         FetchOutcome {
+            links_partial: !links.is_empty(),
+            robots_txt: None,
             url: self.url.clone(),
             final_url: self.current.clone(),
             outcome: Outcome::Error(err.kind),
             error_detail: Some(err.detail),
             attempts: self.attempts,
             bytes: 0,
+            html: false,
             digest: None,
-            links: Vec::new(),
+            links,
             latency_us: self.latency_us(),
             service_us: self.latency_us(),
-            extract_ns: 0,
+            extract_ns,
         }
     }
+}
+
+/// Whether a body with no known type starts like HTML, by the WHATWG MIME-sniffing rule for
+/// HTML: after whitespace, one of its tag openings followed by a space or `>` (or `<!--`).
+fn looks_like_html(body: &[u8]) -> bool {
+    const TAGS: [&[u8]; 17] = [
+        b"<!DOCTYPE HTML",
+        b"<HTML",
+        b"<HEAD",
+        b"<SCRIPT",
+        b"<IFRAME",
+        b"<H1",
+        b"<DIV",
+        b"<FONT",
+        b"<TABLE",
+        b"<A",
+        b"<STYLE",
+        b"<TITLE",
+        b"<B",
+        b"<BODY",
+        b"<BR",
+        b"<P",
+        b"<!--",
+    ];
+    let start = body
+        .iter()
+        .position(|b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .unwrap_or(body.len());
+    let body = &body[start..];
+    TAGS.iter().any(|tag| {
+        body.len() > tag.len()
+            && body[..tag.len()].eq_ignore_ascii_case(tag)
+            && (*tag == b"<!--" || matches!(body[tag.len()], b' ' | b'>'))
+    })
 }
 
 /// Checks that `body` is JSON whose `args` echo `url`'s query argument `name`, as httpbin's
@@ -731,6 +859,63 @@ mod tests {
     }
 
     #[test]
+    fn a_crawl_hands_redirects_to_the_frontier_but_robots_txt_follows_them() {
+        let url = Url::parse("http://127.0.0.1:1/a").unwrap();
+        let crawl = CrawlJob::crawl(vec![url.clone()], 10)
+            .robots(crate::RobotsRule::Obey)
+            .build()
+            .unwrap();
+        let mut p = FetchPolicy::new(&crawl, url.clone());
+        let o = p.record(redirect("/b#frag")).unwrap();
+        assert_eq!(o.outcome, Outcome::Status(302));
+        assert_eq!((o.final_url, o.attempts), (url.clone(), 1));
+        assert_eq!(o.links, [url.join("/b").unwrap()]);
+        // Off-host targets are links too: the frontier's scope decides.
+        let o = FetchPolicy::new(&crawl, url.clone())
+            .record(redirect("http://127.0.0.2:1/x"))
+            .unwrap();
+        assert_eq!(o.links[0].as_str(), "http://127.0.0.2:1/x");
+        let robots = url.join("/robots.txt").unwrap();
+        let mut p = FetchPolicy::new(&crawl, robots);
+        assert!(p.record(redirect("/r.txt")).is_none(), "followed inline");
+        let o = p
+            .record(Ok(RawResponse {
+                status: 200,
+                body: b"User-agent: *".to_vec(),
+                ..Default::default()
+            }))
+            .unwrap();
+        assert_eq!(o.robots_txt.as_deref(), Some(&b"User-agent: *"[..]));
+    }
+
+    #[test]
+    fn a_crawl_follows_links_before_the_cap_and_says_they_are_partial() {
+        let url = Url::parse("http://127.0.0.1:1/d/big.html").unwrap();
+        let crawl = CrawlJob::crawl(vec![url.clone()], 10).build().unwrap();
+        let over = |prefix: &[u8]| {
+            let mut err = FetchError::body_too_large(4);
+            err.partial_body = Some(prefix.to_vec());
+            Err(err)
+        };
+        let o = FetchPolicy::new(&crawl, url.clone())
+            .record(over(b"\n <!DOCTYPE html><a href=one.html>1</a><a href=tw"))
+            .unwrap();
+        assert_eq!(o.outcome, Outcome::Error(ErrorKind::BodyTooLarge));
+        assert_eq!(o.links, [url.join("one.html").unwrap()]);
+        assert!(o.links_partial);
+        // Not HTML by its first bytes: no links, nothing partial.
+        let o = FetchPolicy::new(&crawl, url.clone())
+            .record(over(b"%PDF-1.7 <a href=x>"))
+            .unwrap();
+        assert!(o.links.is_empty() && !o.links_partial);
+        // A list extracts nothing, capped or not.
+        let o = FetchPolicy::new(&job(0), url)
+            .record(over(b"<html><a href=one.html>"))
+            .unwrap();
+        assert!(o.links.is_empty() && !o.links_partial);
+    }
+
+    #[test]
     fn echo_checks_the_argument_the_url_sent() {
         let url = Url::parse("http://127.0.0.1:1/get?a=7").unwrap();
         let job = CrawlJob::list(vec![url.clone()])
@@ -774,8 +959,17 @@ mod tests {
         let mut b = BodyBuffer::new(4, None).unwrap();
         b.push(b"ab").unwrap();
         b.push(b"cd").unwrap();
-        assert_eq!(b.push(b"e").unwrap_err().kind, ErrorKind::BodyTooLarge);
-        assert!(BodyBuffer::new(4, Some(5)).is_err());
+        let err = b.push(b"ef").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BodyTooLarge);
+        assert_eq!(
+            err.partial_body.as_deref(),
+            Some(&b"abcd"[..]),
+            "the prefix survives"
+        );
+        // An announced length over the cap is read up to the cap, for its links.
+        let mut b = BodyBuffer::new(4, Some(5)).unwrap();
+        let err = b.push(b"<a h").and_then(|()| b.push(b"x")).unwrap_err();
+        assert_eq!(err.partial_body.as_deref(), Some(&b"<a h"[..]));
         let err = BodyBuffer::new(3, None)
             .unwrap()
             .read_from(&b"abcd"[..])

@@ -17,6 +17,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::rules::{CrawlRules, Politeness, ResolveMap, RobotsRule, ScopeRule};
+
 /// What a run fetches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,11 +197,23 @@ pub struct CrawlJobBuilder {
     /// `/get` does (`{"args": {"a": "7"}, …}`) — the seed experiment's `r.json()['args']['a']`.
     #[serde(default)]
     echo_argument: Option<String>,
+    /// Scope, per-host politeness, robots.txt and nofollow (crawls only).
+    #[serde(default)]
+    rules: CrawlRules,
+    /// Names the job resolves itself (lists and crawls).
+    #[serde(default)]
+    resolve: ResolveMap,
 }
 
 /// The largest accepted in-flight limit. Far past C10K, still a number a machine can hold
 /// (each request needs a socket on each side of the connection).
 pub const MAX_CONCURRENCY: usize = 1_000_000;
+
+/// A list's default body cap: 1 MiB.
+pub const DEFAULT_LIST_BODY_CAP: u64 = 1 << 20;
+/// A crawl's default body cap: 16 MiB, above real documentation pages (the largest HTML page of
+/// python3-doc is about 1.3 MiB; single-page manuals reach several MiB).
+pub const DEFAULT_CRAWL_BODY_CAP: u64 = 16 << 20;
 
 impl CrawlJob {
     /// A job that fetches each of `urls` once.
@@ -232,7 +246,8 @@ impl CrawlJob {
     pub fn max_redirects(&self) -> u32 {
         self.spec.max_redirects
     }
-    /// Largest body accepted; a larger one is the outcome `body_too_large`.
+    /// Largest body accepted; a larger one is the outcome `body_too_large` (a crawl still
+    /// follows the links found before the cap, marked partial).
     pub fn max_body_bytes(&self) -> u64 {
         self.spec.max_body_bytes
     }
@@ -259,6 +274,14 @@ impl CrawlJob {
     /// The query argument a JSON body must echo, if the job checks echoes.
     pub fn echo_argument(&self) -> Option<&str> {
         self.spec.echo_argument.as_deref()
+    }
+    /// Scope, politeness, robots.txt and nofollow; meaningful for crawls.
+    pub fn rules(&self) -> &CrawlRules {
+        &self.spec.rules
+    }
+    /// Names this job resolves itself, to the addresses every backend must connect to.
+    pub fn resolve(&self) -> &ResolveMap {
+        &self.spec.resolve
     }
     /// The shared counter of finished URLs.
     pub fn progress(&self) -> &Progress {
@@ -319,19 +342,57 @@ impl CrawlJob {
 
 impl CrawlJobBuilder {
     fn new(workload: Workload) -> Self {
+        // A crawl meets real documentation pages, some several MiB; a list is usually an API or
+        // load test whose bodies are small, and its cap bounds memory at high concurrency.
+        let max_body_bytes = match workload {
+            Workload::List { .. } => DEFAULT_LIST_BODY_CAP,
+            Workload::Crawl { .. } => DEFAULT_CRAWL_BODY_CAP,
+        };
         Self {
             workload,
             concurrency: 64,
             timeout: Duration::from_secs(10),
             retries: 1,
             max_redirects: 5,
-            max_body_bytes: 1 << 20,
+            max_body_bytes,
             user_agent: concat!("crawlbench/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_non_loopback: false,
             connections: ConnectionPolicy::Reuse,
             trusted_ca_pem: None,
             echo_argument: None,
+            rules: CrawlRules::default(),
+            resolve: ResolveMap::default(),
         }
+    }
+    /// All crawl rules at once.
+    pub fn rules(mut self, rules: CrawlRules) -> Self {
+        self.rules = rules;
+        self
+    }
+    /// Which links a crawl may follow. Default [`ScopeRule::Directory`].
+    pub fn scope(mut self, scope: ScopeRule) -> Self {
+        self.rules.scope = scope;
+        self
+    }
+    /// Per-host limits: most requests in flight to one host, least time between two starts.
+    pub fn politeness(mut self, politeness: Politeness) -> Self {
+        self.rules.politeness = politeness;
+        self
+    }
+    /// Whether a crawl fetches and obeys `robots.txt`. Default [`RobotsRule::Ignore`].
+    pub fn robots(mut self, robots: RobotsRule) -> Self {
+        self.rules.robots = robots;
+        self
+    }
+    /// Honour `rel=nofollow` and `<meta name=robots content=nofollow>`. Default off.
+    pub fn nofollow(mut self, nofollow: bool) -> Self {
+        self.rules.nofollow = nofollow;
+        self
+    }
+    /// Resolves these names to these addresses (replacing any earlier map).
+    pub fn resolve(mut self, map: ResolveMap) -> Self {
+        self.resolve = map;
+        self
     }
     /// Reuse connections or open one per request. Default [`ConnectionPolicy::Reuse`].
     pub fn connections(mut self, policy: ConnectionPolicy) -> Self {
@@ -369,7 +430,7 @@ impl CrawlJobBuilder {
         self.max_redirects = r;
         self
     }
-    /// Largest accepted body (1 byte ..= 1 GiB). Default 1 MiB.
+    /// Largest accepted body (1 byte ..= 1 GiB). Default 1 MiB for a list, 16 MiB for a crawl.
     pub fn max_body_bytes(mut self, b: u64) -> Self {
         self.max_body_bytes = b;
         self
@@ -448,6 +509,33 @@ impl CrawlJobBuilder {
                 "a query argument name of ASCII letters, digits and _",
             ));
         }
+        if let Some(c) = self.rules.politeness.connections
+            && !(1..=MAX_CONCURRENCY).contains(&c)
+        {
+            return Err(invalid("per_host_connections", c, "1 to 1000000"));
+        }
+        if self.rules.politeness.delay > Duration::from_secs(3600) {
+            return Err(invalid(
+                "per_host_delay",
+                format!("{:?}", self.rules.politeness.delay),
+                "0 to 1h",
+            ));
+        }
+        if let ScopeRule::Hosts(hosts) = &self.rules.scope
+            && hosts.is_empty()
+        {
+            return Err(invalid("scope", "hosts: with no host", "at least one host"));
+        }
+        if !self.allow_non_loopback
+            && let Some((name, addr)) = self.resolve.iter().find(|(_, a)| !a.is_loopback())
+        {
+            return Err(JobError::Url {
+                url: format!("{name} → {addr}"),
+                reason: "--resolve maps it off loopback; pass --allow-non-loopback to crawl \
+                         elsewhere on purpose"
+                    .into(),
+            });
+        }
         let urls = match &self.workload {
             Workload::List { urls } => {
                 if urls.is_empty() {
@@ -475,7 +563,7 @@ impl CrawlJobBuilder {
             }
         };
         for u in urls {
-            check_url(u, self.allow_non_loopback)?;
+            check_url(u, self.allow_non_loopback, &self.resolve)?;
         }
         Ok(CrawlJob {
             spec: self,
@@ -495,7 +583,7 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn check_url(url: &Url, allow_non_loopback: bool) -> Result<(), JobError> {
+fn check_url(url: &Url, allow_non_loopback: bool, resolve: &ResolveMap) -> Result<(), JobError> {
     let err = |reason: &str| JobError::Url {
         url: url.to_string(),
         reason: reason.to_owned(),
@@ -506,7 +594,9 @@ fn check_url(url: &Url, allow_non_loopback: bool) -> Result<(), JobError> {
     if url.host().is_none() {
         return Err(err("it has no host"));
     }
-    if !allow_non_loopback && !is_loopback(url) {
+    // A name the job resolves itself is checked by its address (above, in `build`).
+    let resolved_here = url.host_str().is_some_and(|h| resolve.get(h).is_some());
+    if !allow_non_loopback && !is_loopback(url) && !resolved_here {
         return Err(err(
             "its host is not a loopback address (127.0.0.0/8, [::1] or localhost); \
              pass --allow-non-loopback to crawl elsewhere on purpose",
@@ -515,15 +605,15 @@ fn check_url(url: &Url, allow_non_loopback: bool) -> Result<(), JobError> {
     Ok(())
 }
 
-mod duration_ms {
+pub(crate) mod duration_ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
     }
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }

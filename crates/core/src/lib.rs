@@ -23,6 +23,7 @@ pub mod job;
 pub mod links;
 pub mod report;
 pub mod resources;
+pub mod rules;
 pub mod summary;
 pub mod verify;
 
@@ -36,4 +37,5 @@ pub use fetch::{
 pub use frontier::{Frontier, Scope};
 pub use job::{ConnectionPolicy, CrawlJob, CrawlJobBuilder, JobError, Progress, Workload};
 pub use report::CrawlReport;
+pub use rules::{CrawlRules, Politeness, ResolveMap, RobotsRule, ScopeRule};
 pub use verify::{Expected, GroundTruth, Verification};

@@ -55,6 +55,27 @@ pub struct OriginStats {
     pub cpu_secs: Option<f64>,
     /// The listen backlog the kernel applied (requested, capped by `net.core.somaxconn`).
     pub listen_backlog: u32,
+    /// Virtual hosts the origin served (1 unless the site spans several).
+    #[serde(default)]
+    pub hosts: u32,
+    /// The most requests one host was handling at once (the maximum over hosts): the proof a
+    /// crawl's per-host connection limit held.
+    #[serde(default)]
+    pub host_peak_in_flight: u64,
+    /// Per host, the requests that arrived and the time from the first arrival to the last:
+    /// the proof a per-host delay held (n requests spaced by d span at least (n − 1)·d, whatever
+    /// delays a single request met on the way).
+    #[serde(default)]
+    pub host_arrivals: Vec<HostArrivals>,
+}
+
+/// One host's arrivals at the origin (see [`OriginStats::host_arrivals`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostArrivals {
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Microseconds from the first arrival to the last.
+    pub first_to_last_us: u64,
 }
 
 /// What the job was, in a form a report reader can print.

@@ -153,7 +153,9 @@ impl GroundTruth {
                         }
                     }
                     for u in reported.keys() {
-                        if !linked.contains(*u) {
+                        // A host's robots.txt is fetched because a page of that host was
+                        // reached, not because something links to it.
+                        if !linked.contains(*u) && !crate::frontier::is_robots_txt(u) {
                             diffs.push(format!("{u} is not linked from any page this run fetched"));
                         }
                     }
@@ -195,8 +197,10 @@ impl Verification {
 /// that says `fresh` but pools (or says `reuse` but reconnects) is caught by the server's own
 /// count, not by anything the backend reports:
 /// - `fresh`: connections accepted = requests received (one request per connection);
-/// - `reuse`: connections ≤ concurrency + attempts that may have cost a connection (retries,
-///   and URLs that ended in an error: resets, truncations, timeouts close the connection);
+/// - `reuse`: connections ≤ in-flight slots + attempts that may have cost a connection (retries,
+///   and URLs that ended in an error: resets, truncations, timeouts close the connection); the
+///   slots are the concurrency, times the hosts over several (a slot may keep a connection to
+///   each host);
 /// - `https://`: every accepted connection completed a TLS handshake; plain text: none did.
 pub fn check_connections(
     job: &CrawlJob,
@@ -222,13 +226,19 @@ pub fn check_connections(
                         + u64::from(matches!(o.outcome, Outcome::Error(_)))
                 })
                 .sum();
-            let allowed = job.concurrency() as u64 + closing;
+            // Over H hosts an in-flight slot may keep one idle connection to each host (a
+            // worker process, a leased client or a thread has a pool of its own), so the slots
+            // are C × H.
+            let c = job.concurrency() as u64;
+            let slots = c * u64::from(origin.hosts.max(1));
+            let allowed = slots + closing;
             if origin.connections > allowed {
                 diffs.push(format!(
                     "connections reuse: the origin accepted {} connections; at most {allowed} \
-                     expected ({} in flight + {closing} attempts that may close one)",
+                     expected ({slots} in flight over {} host(s) + {closing} attempts that may \
+                     close one)",
                     origin.connections,
-                    job.concurrency()
+                    origin.hosts.max(1)
                 ));
             }
         }
@@ -242,6 +252,50 @@ pub fn check_connections(
         diffs.push(format!(
             "TLS: the origin completed {} handshakes over {} connections (expected {})",
             origin.tls_handshakes, origin.connections, expected_handshakes
+        ));
+    }
+    diffs
+}
+
+/// How late the first request to a host may reach the origin after the crawl started it (a
+/// connect, a thread hand-off, a loaded machine's scheduling), in the per-host delay check.
+pub const ARRIVAL_SLACK: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Checks the origin's per-host counters against the job's per-host limits (see
+/// [`crate::Politeness`]), so a crawl loop that let a host be pressed harder than the job allows
+/// is caught by the server, not by anything the crawl reports:
+/// - at most `connections` requests were ever in flight at one host;
+/// - n requests to one host started at least `delay` apart reach it over at least
+///   (n − 1)·delay, less [`ARRIVAL_SLACK`] for a first request that met a slow connect. (The
+///   span, not the shortest gap: two arrivals may come closer than their starts were when the
+///   first one was held up on the way, but the span only loses what the first one lost.)
+pub fn check_politeness(job: &CrawlJob, origin: &OriginStats) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let politeness = job.rules().politeness;
+    if let Some(limit) = politeness.connections
+        && origin.host_peak_in_flight > limit as u64
+    {
+        diffs.push(format!(
+            "per-host connections: the origin saw {} requests in flight at one host (limit {limit})",
+            origin.host_peak_in_flight
+        ));
+    }
+    let delay = politeness.delay;
+    if delay.is_zero() {
+        return diffs;
+    }
+    let slack = ARRIVAL_SLACK.as_micros() as u64;
+    let too_close = origin.host_arrivals.iter().enumerate().find(|(_, a)| {
+        let least = a.requests.saturating_sub(1) * delay.as_micros() as u64;
+        a.requests >= 2 && a.first_to_last_us + slack < least
+    });
+    if let Some((h, a)) = too_close {
+        diffs.push(format!(
+            "per-host delay: host {h} got {} requests within {:.1} ms; with {delay:?} between \
+             starts they span at least {:.1} ms (less {ARRIVAL_SLACK:?} of slack)",
+            a.requests,
+            a.first_to_last_us as f64 / 1e3,
+            (a.requests - 1) as f64 * delay.as_secs_f64() * 1e3
         ));
     }
     diffs
@@ -343,8 +397,11 @@ mod tests {
             error_detail: None,
             attempts: e.attempts,
             bytes: 1,
+            html: false,
             digest: e.digest,
             links: e.links.clone(),
+            links_partial: false,
+            robots_txt: None,
             latency_us: 1,
             service_us: 1,
             extract_ns: 0,

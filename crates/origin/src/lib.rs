@@ -3,11 +3,12 @@
 //!
 //! - [`site`] is pure: from a [`SiteSpec`] it decides, for any request path and attempt number,
 //!   exactly what the server replies ([`site::Reply`]) — page bodies with links, per-URL latency,
-//!   faults. The ground truth is stated from the site's own link graph and fault model, never by
-//!   running the crawler's fetch policy, frontier or link extraction — the code it checks.
+//!   faults, the hosts a site spans and their `robots.txt`. The ground truth is stated from the
+//!   site's own link graph and fault model, never by running the crawler's fetch policy,
+//!   frontier or link extraction — the code it checks.
 //! - [`server`] serves a [`site::Site`] over hyper 1.x on its own tokio runtime, counting requests
 //!   and the peak number of concurrent in-flight requests (which is how the conformance suite
-//!   proves a backend's concurrency limit).
+//!   proves a backend's concurrency limit), overall and per host (which proves its politeness).
 //! - `respond` is the one interpreter of a site's [`site::Action`]: how a reply goes on the wire.
 //! - [`network`] models what loopback lacks — round trips, bandwidth — and names the TLS key
 //!   types; [`tls`] issues each run's CA and server certificate.
@@ -28,5 +29,5 @@ pub mod verified;
 pub use network::{NetworkModel, TlsKey};
 pub use process::OriginProcess;
 pub use server::{OriginConfig, RunningOrigin};
-pub use site::{FaultProfile, LatencyModel, Site, SiteSpec};
+pub use site::{FaultProfile, HostNaming, LatencyModel, Site, SiteSpec};
 pub use verified::{Origin, RunError, verified_run};

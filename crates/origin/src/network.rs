@@ -15,7 +15,8 @@
 //! real network. An optional per-connection `bandwidth` paces the origin's writes, so large
 //! bodies take `bytes ÷ bandwidth` longer. [`NetworkModel::ideal_list_secs`] is the one place the
 //! ideal makespan of a list is computed from this model; every report shows it next to the
-//! measurement.
+//! measurement. [`NetworkModel::ideal_polite_crawl_secs`] is its counterpart for a crawl that
+//! spares each host (per-host connections and delay): a lower bound, not a schedule.
 
 use std::{fmt, time::Duration};
 
@@ -79,6 +80,41 @@ impl NetworkModel {
             ConnectionPolicy::Reuse => setup + waves * per_wave,
             ConnectionPolicy::Fresh => waves * (setup + per_wave),
         }
+    }
+
+    /// A lower bound on the makespan of a polite crawl that requests `pages_per_host[h]` URLs
+    /// of host `h` (see `Site::reachable_per_host`), `concurrency` in flight overall, at most
+    /// `per_host_connections` (`None`: no limit but the overall one) in flight at one host, and
+    /// `per_host_delay` between two requests' starts at one host, each request answered after
+    /// `latency` (the site's delay); `depth` is the longest chain of pages that must be fetched
+    /// one after another (`Site::crawl_depth`). One request costs `one = RTT + latency` (on a
+    /// connection already open; set-up round trips and transfer are left out, so it stays a
+    /// bound). The makespan is at least the largest of:
+    /// - all requests in waves of `concurrency`: `⌈Σ pages ÷ concurrency⌉ · one`;
+    /// - per host, its requests in waves of `k = min(per_host_connections, concurrency)`:
+    ///   `⌈pages ÷ k⌉ · one`;
+    /// - per host, its requests spaced by the delay: `(pages − 1) · delay + one`;
+    /// - the chain of links: `depth · one`.
+    pub fn ideal_polite_crawl_secs(
+        &self,
+        pages_per_host: &[u64],
+        concurrency: usize,
+        per_host_connections: Option<usize>,
+        per_host_delay: Duration,
+        latency: Duration,
+        depth: u32,
+    ) -> f64 {
+        let one = self.rtt_ms / 1e3 + latency.as_secs_f64();
+        let concurrency = concurrency.max(1) as u64;
+        let per_host =
+            per_host_connections.map_or(concurrency, |k| (k.max(1) as u64).min(concurrency));
+        let total: u64 = pages_per_host.iter().sum();
+        let mut bound = total.div_ceil(concurrency) as f64 * one;
+        for &pages in pages_per_host.iter().filter(|p| **p > 0) {
+            bound = bound.max(pages.div_ceil(per_host) as f64 * one);
+            bound = bound.max((pages - 1) as f64 * per_host_delay.as_secs_f64() + one);
+        }
+        bound.max(f64::from(depth) * one)
     }
 
     /// Checks the ranges; the message names what is accepted.
@@ -249,5 +285,37 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("accepted"));
+    }
+
+    #[test]
+    fn ideal_polite_crawl_takes_the_tightest_of_its_bounds() {
+        let net = NetworkModel {
+            rtt_ms: 10.0,
+            bandwidth_bytes_per_sec: None,
+        };
+        let ms = Duration::from_millis;
+        let one = 0.010 + 0.040;
+        let ideal = |per_host: &[u64], c: usize, k: Option<usize>, delay: u64, depth: u32| {
+            net.ideal_polite_crawl_secs(per_host, c, k, ms(delay), ms(40), depth)
+        };
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // No per-host limit: 300 requests in waves of 100.
+        assert!(near(ideal(&[100, 100, 100], 100, None, 0, 1), 3.0 * one));
+        // Two connections per host: the 100 requests of one host take 50 waves.
+        assert!(near(
+            ideal(&[100, 100, 100], 100, Some(2), 0, 1),
+            50.0 * one
+        ));
+        // A per-host limit above the overall one changes nothing.
+        assert!(near(
+            ideal(&[100, 100, 100], 10, Some(64), 0, 1),
+            30.0 * one
+        ));
+        // 100 ms between a host's requests: 99 gaps, then one request.
+        assert!(near(ideal(&[100, 5], 100, None, 100, 1), 9.9 + one));
+        // A deep chain of links outlasts everything else.
+        assert!(near(ideal(&[10], 100, None, 0, 40), 40.0 * one));
+        // Nothing to fetch: only the chain, which is empty.
+        assert!(near(ideal(&[0, 0], 4, Some(1), 1000, 0), 0.0));
     }
 }

@@ -5,8 +5,10 @@
 //! declared with the others in the CLI crate). It talks a line protocol on stdio — no HTTP client
 //! is needed on the control path, and the control traffic never touches the server being
 //! measured:
-//! - child → parent, once: `{"base_url": …, "ca_pem": …, "listen_backlog": …}` when it listens
-//!   (`ca_pem`: the run's CA certificate when it serves HTTPS);
+//! - child → parent, once: `{"listen_url": …, "ca_pem": …, "listen_backlog": …}` when it
+//!   listens (`listen_url`: the base listener's `scheme://ip:port/` — with the spec, all the
+//!   parent needs to rebuild the same [`Site`]: host names, or host addresses on that port,
+//!   follow from it; `ca_pem`: the run's CA certificate when it serves HTTPS);
 //! - parent → child `stats`: one line of [`OriginStats`] JSON, with the child's CPU seconds;
 //! - parent → child `reset`: zero the counters (transient faults fire again), answer `ok`;
 //! - stdin closed: the child exits. A parent that dies therefore never leaves an origin behind.
@@ -26,7 +28,9 @@ use crate::{OriginConfig, RunningOrigin, Site, SiteSpec};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Announce {
-    base_url: Url,
+    /// The base listener (not host 0's URL, which may be a name only the job resolves).
+    #[serde(alias = "base_url")]
+    listen_url: Url,
     /// The run's CA certificate (PEM) when the origin serves HTTPS.
     #[serde(default)]
     ca_pem: Option<String>,
@@ -38,7 +42,7 @@ pub fn serve_stdio(spec: SiteSpec, config: OriginConfig) -> io::Result<()> {
     let origin = RunningOrigin::start(spec, config)?;
     let mut out = io::stdout().lock();
     let announce = Announce {
-        base_url: origin.base_url().clone(),
+        listen_url: origin.site().listen_url().clone(),
         ca_pem: origin.site().ca_pem().map(str::to_owned),
         listen_backlog: origin.stats().listen_backlog,
     };
@@ -103,7 +107,7 @@ impl OriginProcess {
                 )));
             }
         };
-        let site = Arc::new(Site::new(spec, announce.base_url).with_ca_pem(announce.ca_pem));
+        let site = Arc::new(Site::new(spec, announce.listen_url).with_ca_pem(announce.ca_pem));
         Ok(Self {
             child,
             stdin,

@@ -9,23 +9,30 @@
 //! is reported in [`OriginStats::listen_backlog`].
 //!
 //! Delays use tokio timers, never a blocked thread, so a slow site costs the origin no threads.
+//!
+//! A multi-host site ([`crate::site`]) is served by one listener that tells hosts apart by the
+//! request's `Host` (HTTP/1.1) or `:authority` (HTTP/2) when hosts are names, or by one listener
+//! per address (`127.0.1.{h+1}`, all on the base listener's port; the base listener itself then
+//! serves no host, only 404s) when hosts are addresses. Per host it counts requests in flight
+//! and the span of arrivals, so a crawl's per-host politeness is checked by the server's own
+//! clock ([`OriginStats::host_peak_in_flight`], [`OriginStats::host_arrivals`]).
 
 use std::{
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     os::fd::AsRawFd,
     pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU32, AtomicU64, Ordering},
     },
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use std::future::Future as _;
 
-use crawlbench_core::report::OriginStats;
+use crawlbench_core::report::{HostArrivals, OriginStats};
 use http_body_util::BodyExt;
 use hyper::{Request, Response, service::service_fn};
 use hyper_util::{
@@ -38,8 +45,8 @@ use url::Url;
 use crate::{
     network::NetworkModel,
     respond::{InjectedReset, SiteBody, respond},
-    site::{Site, SiteSpec},
-    tls::{CpuTimed, issue},
+    site::{HOST_DOMAIN, HostNaming, Site, SiteSpec},
+    tls::{CpuTimed, issue_for},
 };
 
 /// Where and how the origin listens.
@@ -74,20 +81,60 @@ struct Counters {
     peak_in_flight: AtomicU64,
     /// Requests per page number, for faults that only hit the first attempt.
     attempts: Vec<AtomicU32>,
+    /// Per host of the site.
+    hosts: Vec<HostCounters>,
 }
 
-struct InFlight<'a>(&'a Counters);
+/// One host's counters.
+#[derive(Debug, Default)]
+struct HostCounters {
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    /// Requests that arrived, and when the first and the last did.
+    arrivals: Mutex<(u64, Option<(Instant, Instant)>)>,
+}
+
+impl Counters {
+    /// Records a request's arrival at `host`.
+    fn arrive(&self, host: &HostCounters) {
+        let now = Instant::now();
+        let mut arrivals = host.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        arrivals.0 += 1;
+        let first = arrivals.1.map_or(now, |(first, _)| first);
+        arrivals.1 = Some((first, now));
+    }
+}
+
+struct InFlight<'a>(&'a Counters, Option<&'a HostCounters>);
 impl<'a> InFlight<'a> {
-    fn enter(c: &'a Counters) -> Self {
+    fn enter(c: &'a Counters, host: Option<&'a HostCounters>) -> Self {
         let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         c.peak_in_flight.fetch_max(now, Ordering::SeqCst);
-        Self(c)
+        if let Some(h) = host {
+            let now = h.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            h.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        }
+        Self(c, host)
     }
 }
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(h) = self.1 {
+            h.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
     }
+}
+
+/// Which host a listener's requests are for.
+#[derive(Clone, Copy, Debug)]
+enum ListenerHost {
+    /// The one the request names (`Host` / `:authority`): a one-host site, or hosts by name.
+    ByHeader,
+    /// Host `h`'s own address: the request must name it too.
+    Only(u32),
+    /// The base listener of a site whose hosts are addresses: no host.
+    None,
 }
 
 /// A running origin; dropping it stops the server.
@@ -108,27 +155,26 @@ impl RunningOrigin {
             .thread_name("origin")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(async {
-            let socket = if config.bind.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.set_reuseaddr(true)?;
-            socket.bind(config.bind)?;
-            socket.listen(config.backlog)
-        })?;
-        let addr = listener.local_addr()?;
-        let tls = spec.tls.map(|key| issue(key, addr.ip())).transpose()?;
+        let by_address = spec.hosts > 1 && spec.host_naming == HostNaming::Addresses;
+        let listeners = runtime.block_on(bind_all(&config, by_address.then_some(spec.hosts)))?;
+        let addr = listeners[0].local_addr()?;
+        let tls = match spec.tls {
+            None => None,
+            Some(key) => {
+                let (ips, names) = certificate_subjects(&spec, addr.ip());
+                Some(issue_for(key, &ips, &names)?)
+            }
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = Url::parse(&format!("{scheme}://{addr}/")).map_err(io::Error::other)?;
+        let listen = Url::parse(&format!("{scheme}://{addr}/")).map_err(io::Error::other)?;
         let counters = Arc::new(Counters {
             attempts: (0..spec.pages).map(|_| AtomicU32::new(0)).collect(),
+            hosts: (0..spec.hosts).map(|_| HostCounters::default()).collect(),
             ..Default::default()
         });
         let network = spec.network;
         let site =
-            Arc::new(Site::new(spec, base).with_ca_pem(tls.as_ref().map(|t| t.ca_pem.clone())));
+            Arc::new(Site::new(spec, listen).with_ca_pem(tls.as_ref().map(|t| t.ca_pem.clone())));
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1().keep_alive(true).header_read_timeout(None);
         // No cap on streams per connection (hyper's default is 200, which would silently cap an
@@ -144,7 +190,14 @@ impl RunningOrigin {
             tls: tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server)),
             http,
         });
-        runtime.spawn(accept_loop(listener, shared));
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let which = match (by_address, i) {
+                (false, _) => ListenerHost::ByHeader,
+                (true, 0) => ListenerHost::None,
+                (true, i) => ListenerHost::Only(i as u32 - 1),
+            };
+            runtime.spawn(accept_loop(listener, Arc::clone(&shared), which));
+        }
         let backlog = config.backlog.min(somaxconn().unwrap_or(config.backlog));
         Ok(Self {
             site,
@@ -158,9 +211,20 @@ impl RunningOrigin {
     pub fn site(&self) -> &Arc<Site> {
         &self.site
     }
-    /// The root URL, e.g. `http://127.0.0.1:41234/`.
+    /// Host 0's root URL, e.g. `http://127.0.0.1:41234/` (on a multi-host site
+    /// `http://h0.crawl.test:41234/` or `http://127.0.1.1:41234/`).
     pub fn base_url(&self) -> &Url {
         self.site.base()
+    }
+    /// The base listener's address.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        let url = self.site.listen_url();
+        let ip: IpAddr = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.into(),
+            Some(url::Host::Ipv6(ip)) => ip.into(),
+            _ => IpAddr::from([127, 0, 0, 1]),
+        };
+        SocketAddr::new(ip, url.port_or_known_default().unwrap_or(80))
     }
     /// The counters so far.
     pub fn stats(&self) -> OriginStats {
@@ -173,6 +237,26 @@ impl RunningOrigin {
             tls_handshake_cpu_secs: c.tls_handshake_cpu_ns.load(Ordering::SeqCst) as f64 / 1e9,
             cpu_secs: None,
             listen_backlog: self.backlog,
+            hosts: c.hosts.len() as u32,
+            host_peak_in_flight: c
+                .hosts
+                .iter()
+                .map(|h| h.peak_in_flight.load(Ordering::SeqCst))
+                .max()
+                .unwrap_or(0),
+            host_arrivals: c
+                .hosts
+                .iter()
+                .map(|h| {
+                    let (requests, span) = *h.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+                    HostArrivals {
+                        requests,
+                        first_to_last_us: span.map_or(0, |(first, last)| {
+                            last.saturating_duration_since(first).as_micros() as u64
+                        }),
+                    }
+                })
+                .collect(),
         }
     }
     /// Zeroes the counters and the per-page attempt counts (so transient faults fire again).
@@ -184,6 +268,11 @@ impl RunningOrigin {
         c.tls_handshake_cpu_ns.store(0, Ordering::SeqCst);
         c.peak_in_flight
             .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        for h in &c.hosts {
+            h.peak_in_flight
+                .store(h.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+            *h.arrivals.lock().unwrap_or_else(|p| p.into_inner()) = (0, None);
+        }
         for a in &c.attempts {
             a.store(0, Ordering::Relaxed);
         }
@@ -196,6 +285,77 @@ impl Drop for RunningOrigin {
             rt.shutdown_background();
         }
     }
+}
+
+/// How many times a set of listeners on one free port is tried before giving up.
+const BIND_TRIES: usize = 8;
+
+/// Binds the base listener and, for a site whose hosts are addresses, one listener per host on
+/// `127.0.1.{h+1}` at the same port. When the port was picked by the kernel and another
+/// address has it taken, the whole set is tried again on a new port.
+async fn bind_all(
+    config: &OriginConfig,
+    address_hosts: Option<u32>,
+) -> io::Result<Vec<tokio::net::TcpListener>> {
+    let mut last_error = None;
+    for _ in 0..BIND_TRIES {
+        let base = listen(config.bind, config.backlog)?;
+        let Some(hosts) = address_hosts else {
+            return Ok(vec![base]);
+        };
+        let port = base.local_addr()?.port();
+        let mut all = vec![base];
+        for h in 0..hosts {
+            let addr = SocketAddr::new(IpAddr::V4(Site::host_address(h)), port);
+            match listen(addr, config.backlog) {
+                Ok(l) => all.push(l),
+                Err(e) => {
+                    last_error = Some(io::Error::new(
+                        e.kind(),
+                        format!("cannot listen on host {h}'s address {addr}: {e}"),
+                    ));
+                    break;
+                }
+            }
+        }
+        if all.len() == hosts as usize + 1 {
+            return Ok(all);
+        }
+        if config.bind.port() != 0 {
+            break;
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no listeners")))
+}
+
+/// One listener with the requested backlog.
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// The addresses and names the run's certificate must name: the listener's address and
+/// `localhost`, and every host (its name, or its address).
+fn certificate_subjects(spec: &SiteSpec, listen: IpAddr) -> (Vec<IpAddr>, Vec<String>) {
+    let mut ips = vec![listen];
+    let mut names = vec!["localhost".to_owned()];
+    if spec.hosts > 1 {
+        match spec.host_naming {
+            HostNaming::Names => {
+                names.extend((0..spec.hosts).map(|h| format!("h{h}.{HOST_DOMAIN}")));
+            }
+            HostNaming::Addresses => {
+                ips.extend((0..spec.hosts).map(|h| IpAddr::V4(Site::host_address(h))));
+            }
+        }
+    }
+    (ips, names)
 }
 
 /// `net.core.somaxconn`, the kernel's cap on a listen backlog.
@@ -216,7 +376,7 @@ struct Shared {
     http: auto::Builder<TokioExecutor>,
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, which: ListenerHost) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -229,20 +389,20 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(stream, Arc::clone(&shared)));
+        tokio::spawn(connection(stream, Arc::clone(&shared), which));
     }
 }
 
 /// One connection: the modelled TCP round trip, the TLS handshake (its round trip, counted and
 /// CPU-timed), then HTTP/1.1 or HTTP/2 until the client closes.
-async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, which: ListenerHost) {
     let fd = stream.as_raw_fd();
     let rtt = shared.network.rtt();
     // TCP: the client's request cannot arrive before SYN, SYN-ACK has crossed the network.
     sleep_unless_zero(rtt).await;
     let stream = Paced::new(stream, shared.network.bandwidth_bytes_per_sec);
     match &shared.tls {
-        None => serve(stream, fd, &shared).await,
+        None => serve(stream, fd, &shared, which).await,
         Some(acceptor) => {
             // TLS 1.3: ClientHello there, ServerHello … Finished back.
             sleep_unless_zero(rtt).await;
@@ -250,7 +410,7 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             let handshake = CpuTimed::new(acceptor.accept(stream), &counters.tls_handshake_cpu_ns);
             if let Ok(tls) = handshake.await {
                 counters.tls_handshakes.fetch_add(1, Ordering::Relaxed);
-                serve(tls, fd, &shared).await;
+                serve(tls, fd, &shared, which).await;
             }
         }
     }
@@ -262,7 +422,7 @@ async fn sleep_unless_zero(d: Duration) {
     }
 }
 
-async fn serve<I>(io: I, fd: i32, shared: &Arc<Shared>)
+async fn serve<I>(io: I, fd: i32, shared: &Arc<Shared>, which: ListenerHost)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -270,7 +430,7 @@ where
         let shared = Arc::clone(shared);
         service_fn(move |req| {
             let shared = Arc::clone(&shared);
-            async move { handle(req, &shared, fd).await }
+            async move { handle(req, &shared, fd, which).await }
         })
     };
     let _ = shared
@@ -349,13 +509,39 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Paced<S> {
     }
 }
 
+/// The host a request is for: the one it names (`:authority`, else `Host`), which on a
+/// host's own listener must be that host.
+fn request_host(
+    site: &Site,
+    req: &Request<hyper::body::Incoming>,
+    which: ListenerHost,
+) -> Option<u32> {
+    let authority = req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    let named = site.host_of_authority(authority);
+    match which {
+        ListenerHost::ByHeader => named,
+        ListenerHost::Only(h) => named.filter(|n| *n == h),
+        ListenerHost::None => None,
+    }
+}
+
 async fn handle(
     req: Request<hyper::body::Incoming>,
     shared: &Shared,
     fd: i32,
+    which: ListenerHost,
 ) -> Result<Response<SiteBody>, InjectedReset> {
     let (site, counters) = (&*shared.site, &*shared.counters);
-    let _in_flight = InFlight::enter(counters);
+    let host = request_host(site, &req, which);
+    let host_counters = host.and_then(|h| counters.hosts.get(h as usize));
+    if let Some(h) = host_counters {
+        counters.arrive(h);
+    }
+    let _in_flight = InFlight::enter(counters, host_counters);
     let http2 = req.version() == hyper::Version::HTTP_2;
     counters.requests.fetch_add(1, Ordering::Relaxed);
     let pq = req
@@ -366,10 +552,10 @@ async fn handle(
     // Drain whatever body the client sent so keep-alive stays usable.
     let _ = req.into_body().collect().await;
     let attempt = site
-        .page_of(&pq)
+        .page_on(host, &pq)
         .and_then(|p| counters.attempts.get(p as usize))
         .map_or(1, |a| a.fetch_add(1, Ordering::SeqCst) + 1);
-    let reply = site.reply(&pq, attempt);
+    let reply = site.reply_on(host, &pq, attempt);
     // The request's round trip (there and back) on top of the site's own delay.
     sleep_unless_zero(reply.delay + shared.network.rtt()).await;
     respond(reply.action, http2, fd)

@@ -10,7 +10,7 @@
 //! whichever client makes it, as for Python's `requests.get` without a session.
 //!
 //! The origin counts completed handshakes and the CPU its threads spend inside them
-//! ([`CpuTimed`]): thread CPU time (`CLOCK_THREAD_CPUTIME_ID`) around every poll of the
+//! (`CpuTimed`): thread CPU time (`CLOCK_THREAD_CPUTIME_ID`) around every poll of the
 //! handshake future, because a handshake is interleaved with other connections' work on the same
 //! threads and a wall clock would count that too.
 
@@ -67,6 +67,12 @@ fn key_pair(kind: TlsKey) -> io::Result<KeyPair> {
 
 /// Issues a CA and a server certificate for `ip` (and `localhost`), both with `kind` keys.
 pub fn issue(kind: TlsKey, ip: IpAddr) -> io::Result<TlsMaterial> {
+    issue_for(kind, &[ip], &["localhost".to_owned()])
+}
+
+/// Issues a CA and a server certificate naming every address in `ips` and every DNS name in
+/// `names` (a multi-host site's hosts), both with `kind` keys.
+pub fn issue_for(kind: TlsKey, ips: &[IpAddr], names: &[String]) -> io::Result<TlsMaterial> {
     let ca_key = key_pair(kind)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
     ca.distinguished_name
@@ -81,8 +87,9 @@ pub fn issue(kind: TlsKey, ip: IpAddr) -> io::Result<TlsMaterial> {
     let issuer = Issuer::new(ca, ca_key);
 
     let server_key = key_pair(kind)?;
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).map_err(other)?;
-    leaf.subject_alt_names.push(SanType::IpAddress(ip));
+    let mut leaf = CertificateParams::new(names.to_vec()).map_err(other)?;
+    leaf.subject_alt_names
+        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
     leaf.distinguished_name
         .push(DnType::CommonName, "crawlbench origin");
     leaf.is_ca = IsCa::ExplicitNoCa;

@@ -9,7 +9,9 @@
 use std::io;
 
 use crawlbench_core::{
-    Backend, BackendError, CrawlJob, CrawlReport, report::OriginStats, verify::check_connections,
+    Backend, BackendError, CrawlJob, CrawlReport,
+    report::OriginStats,
+    verify::{check_connections, check_politeness},
 };
 
 use crate::{OriginProcess, RunningOrigin, Site};
@@ -65,7 +67,8 @@ pub enum RunError {
 
 /// Runs `job` on `backend` against `origin` and returns the report with the origin's counters
 /// and the verification verdict attached — every URL against the ground truth, and the origin's
-/// connection and TLS handshake counts against the job's connection policy (no verdict for an interrupted run: a partial run has
+/// connection and TLS handshake counts against the job's connection policy, its per-host counters
+/// against the job's per-host limits (no verdict for an interrupted run: a partial run has
 /// nothing complete to check).
 pub fn verified_run(
     backend: &dyn Backend,
@@ -79,6 +82,7 @@ pub fn verified_run(
         let truth = origin.site().ground_truth(job);
         let mut verdict = truth.verify(job, &report.outcomes);
         verdict.add_differences(check_connections(job, &report.outcomes, &stats));
+        verdict.add_differences(check_politeness(job, &stats));
         report.verification = Some(verdict);
     }
     report.origin = Some(stats);

@@ -30,7 +30,20 @@
 //!   in a process pays its start-up and later runs do not, and the thread count reported in
 //!   [`BackendInfo::threads`] is read the way async-std reads it. Each URL is an
 //!   `async_std::task::spawn`ed task; the crawl loop is `async_std::task::block_on`. The blocking
-//!   pool (`spawn_blocking`) is never used for IO (addresses are IP literals, resolved inline).
+//!   pool (`spawn_blocking`) is never used for IO (addresses are IP literals or names from the
+//!   job's resolve map, resolved inline without a lookup).
+//! - **Names the job resolves** ([`CrawlJob::resolve`], curl's `--resolve`). Neither surf nor
+//!   http-client has a resolver hook: `H1Client` looks the URL's host up itself
+//!   (`Url::socket_addrs`, a blocking `getaddrinfo`) and connects to what it finds. So the
+//!   transport under surf (below) does the lookup for a name in the map. For `http://` it hands
+//!   `H1Client` the request with the URL's host replaced by the mapped address and the `Host`
+//!   header set to the name, written exactly as async-h1 would have written it from the URL
+//!   (`name:port`, the port only when the URL has one): `H1Client` connects to the address and
+//!   pools the connection under it, as it would had DNS answered the name, and the bytes on the
+//!   wire are those of the unmapped request. For `https://` the transport's own connect uses the
+//!   mapped address, and the TLS server name (SNI, and the name the certificate is verified
+//!   against) is still the URL's name; a kept TLS connection is reused only for the same
+//!   address *and* name. Names outside the map resolve as before.
 //! - **Timeouts.** surf's `Config::timeout` bounds only the wait for the response *head*
 //!   (http-client wraps async-h1's `connect` in it, and the body streams afterwards, lazily), and
 //!   not the pool's connect. So it is switched off and each attempt — connect, handshake, head and
@@ -44,8 +57,8 @@
 //!   still on the wire). Measured with one shared client: stalled connections were reused (the
 //!   origin served 5 requests for 40 attempts) and the next response parsed an oversized body's
 //!   leftovers as its head. So each attempt leases a surf client of its own (one keep-alive
-//!   connection per scheme: `max_connections_per_host = 1` for http, one kept TLS stream for
-//!   https) from an idle list, and gives it back only after a complete response; a client whose
+//!   connection per address: `max_connections_per_host = 1` for http, one kept TLS stream per
+//!   address and server name for https) from an idle list, and gives it back only after a complete response; a client whose
 //!   exchange failed or was cut short is dropped with its connection. Clients are created on
 //!   demand, so nothing caps concurrency below the job's limit.
 //! - **Fresh connections** (`ConnectionPolicy::Fresh`, like Python's `requests.get` without a
@@ -74,7 +87,7 @@ use async_std::{
 use crawlbench_core::{
     AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, ConnectionPolicy,
     CrawlJob, CrawlReport, ErrorKind, FetchError, FetchOutcome, HttpVersion, RawResponse,
-    UpstreamStatus,
+    ResolveMap, UpstreamStatus,
     driver::{drive, guard_panics},
     fetch::{Phase, fetch_async, race_timeout},
     report::measure,
@@ -83,23 +96,25 @@ use futures_rustls::{TlsConnector, client::TlsStream};
 use http_client::{HttpClient, h1::H1Client};
 use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
 use surf::http::{self as http_types, StatusCode};
-use url::Url;
+use url::{Position, Url};
 
 /// One GET attempt through surf (async-h1 on async-std, https through futures-rustls), with
 /// keep-alive connections reused only after a complete exchange — or, with
 /// [`ConnectionPolicy::Fresh`], a new connection for every attempt.
 ///
 /// With [`ConnectionPolicy::Reuse`] it holds the idle surf clients, each with at most one open
-/// connection per scheme. An attempt takes one (or builds one), and returns it only when the
-/// response was read to its end and the server did not announce `Connection: close`; otherwise
-/// the client and its connection are dropped, so no request is ever written behind a stalled or
-/// half-read response. With [`ConnectionPolicy::Fresh`] every attempt uses one shared client
+/// connection per destination (plain: per address; TLS: per address and server name). An
+/// attempt takes one (or builds one), and returns it only when the response was read to its end
+/// and the server did not announce `Connection: close`; otherwise the client and its connections
+/// are dropped, so no request is ever written behind a stalled or half-read response. With [`ConnectionPolicy::Fresh`] every attempt uses one shared client
 /// whose transport keeps no connection at all.
 pub struct SurfClient {
     idle: Mutex<Vec<surf::Client>>,
     /// The shared, connection-per-request client of [`ConnectionPolicy::Fresh`].
     fresh: Option<surf::Client>,
     tls: TlsConnector,
+    /// The job's own names, shared by every surf client's transport.
+    resolve: Arc<ResolveMap>,
     user_agent: String,
     timeout: Duration,
     max_body: u64,
@@ -111,12 +126,14 @@ impl SurfClient {
     /// first use). Fails only when the job's CA cannot be read as a root certificate.
     pub fn new(job: &CrawlJob) -> Result<Self, String> {
         let tls = tls_connector(job.trusted_ca_pem())?;
+        let resolve = Arc::new(job.resolve().clone());
         let fresh = (job.connections() == ConnectionPolicy::Fresh)
-            .then(|| new_surf_client(&tls, ConnectionPolicy::Fresh));
+            .then(|| new_surf_client(&tls, &resolve, ConnectionPolicy::Fresh));
         Ok(Self {
             idle: Mutex::new(Vec::new()),
             fresh,
             tls,
+            resolve,
             user_agent: job.user_agent().to_owned(),
             timeout: job.timeout(),
             max_body: job.max_body_bytes(),
@@ -138,7 +155,9 @@ impl SurfClient {
             .pop();
         Lease {
             owner: self,
-            client: idle.unwrap_or_else(|| new_surf_client(&self.tls, ConnectionPolicy::Reuse)),
+            client: idle.unwrap_or_else(|| {
+                new_surf_client(&self.tls, &self.resolve, ConnectionPolicy::Reuse)
+            }),
             reusable: false,
         }
     }
@@ -224,8 +243,13 @@ impl Drop for Lease<'_> {
 }
 
 /// A surf client over a [`Transport`] with no timeout of its own (the attempt's timer covers the
-/// whole exchange): with `Reuse`, one keep-alive connection per scheme; with `Fresh`, none kept.
-fn new_surf_client(tls: &TlsConnector, policy: ConnectionPolicy) -> surf::Client {
+/// whole exchange): with `Reuse`, one keep-alive connection per destination; with `Fresh`, none
+/// kept.
+fn new_surf_client(
+    tls: &TlsConnector,
+    resolve: &Arc<ResolveMap>,
+    policy: ConnectionPolicy,
+) -> surf::Client {
     let keep_alive = policy == ConnectionPolicy::Reuse;
     let config = http_client::Config::new()
         .set_http_keep_alive(keep_alive)
@@ -239,8 +263,9 @@ fn new_surf_client(tls: &TlsConnector, policy: ConnectionPolicy) -> surf::Client
     surf::Client::with_http_client(Transport {
         plain,
         tls: tls.clone(),
+        resolve: Arc::clone(resolve),
         keep_alive,
-        idle_tls: Arc::new(Mutex::new(None)),
+        idle_tls: Arc::new(Mutex::new(Vec::new())),
     })
 }
 
@@ -268,16 +293,19 @@ fn tls_connector(ca_pem: Option<&str>) -> Result<TlsConnector, String> {
 }
 
 /// The http-client transport under one surf client: `http://` through http-client's stock
-/// `H1Client`, `https://` through async-h1 over a futures-rustls stream.
+/// `H1Client`, `https://` through async-h1 over a futures-rustls stream; a host in the job's
+/// resolve map is connected to at its mapped address either way (see [`Transport::send`]).
 ///
 /// This stands in for http-client's own `rustls` feature (rustls 0.18 through async-tls), which
 /// cannot verify a certificate for an IP address. Like that client it sends
-/// `Connection: keep-alive` and keeps at most one TLS connection, here for one address and server
-/// name at a time; the connection goes back to `idle_tls` when its response is dropped (see
-/// [`TlsConn`]), and only if `keep_alive`.
+/// `Connection: keep-alive` and keeps at most one TLS connection per destination — here per
+/// address *and* server name (http-client keys by address alone, which would send one virtual
+/// host's requests over a connection verified for another's name); the connection goes back to
+/// `idle_tls` when its response is dropped (see [`TlsConn`]), and only if `keep_alive`.
 struct Transport {
     plain: H1Client,
     tls: TlsConnector,
+    resolve: Arc<ResolveMap>,
     keep_alive: bool,
     idle_tls: TlsSlot,
 }
@@ -294,29 +322,55 @@ impl fmt::Debug for Transport {
 
 #[http_client::async_trait]
 impl HttpClient for Transport {
-    async fn send(&self, req: http_types::Request) -> http_types::Result<http_types::Response> {
+    async fn send(&self, mut req: http_types::Request) -> http_types::Result<http_types::Response> {
         if req.url().scheme() == "https" {
-            self.send_tls(req).await
-        } else {
-            self.plain.send(req).await
+            return self.send_tls(req).await;
         }
+        // A mapped name: H1Client connects to the URL's host, so it gets the address, and the
+        // name goes in the Host header exactly as async-h1 would have written it from the URL.
+        if let Some(ip) = self.mapped(req.url()) {
+            // `name:port` with the port only when the URL has one, as async-h1 writes it.
+            let host = req.url()[Position::BeforeHost..Position::AfterPort].to_owned();
+            req.url_mut().set_ip_host(ip).map_err(|()| {
+                http_types::Error::from_str(StatusCode::BadRequest, "URL cannot have a host")
+            })?;
+            req.insert_header("Host", host);
+        }
+        self.plain.send(req).await
     }
 }
 
 impl Transport {
+    /// The job's address for `url`'s host, when it is a name the job resolves.
+    fn mapped(&self, url: &http_types::Url) -> Option<std::net::IpAddr> {
+        match url.host() {
+            Some(url::Host::Domain(name)) => self.resolve.get(name),
+            _ => None,
+        }
+    }
+
+    /// Where an https request connects: the mapped address of a name the job resolves (the
+    /// URL's port, or 443), else the URL's own address (an IP literal, or a name looked up as
+    /// http-client's own client does).
+    fn tls_addr(&self, url: &http_types::Url) -> http_types::Result<SocketAddr> {
+        if let Some(ip) = self.mapped(url) {
+            return Ok(SocketAddr::new(ip, url.port().unwrap_or(443)));
+        }
+        url.socket_addrs(|| Some(443))?
+            .first()
+            .copied()
+            .ok_or_else(|| {
+                http_types::Error::from_str(StatusCode::BadRequest, "missing valid address")
+            })
+    }
+
     async fn send_tls(
         &self,
         mut req: http_types::Request,
     ) -> http_types::Result<http_types::Response> {
         req.insert_header("Connection", "keep-alive");
         let name = server_name(req.url())?;
-        let addrs = req.url().socket_addrs(|| Some(443))?;
-        let Some(&addr) = addrs.first() else {
-            return Err(http_types::Error::from_str(
-                StatusCode::BadRequest,
-                "missing valid address",
-            ));
-        };
+        let addr = self.tls_addr(req.url())?;
         let stream = match self.take_idle(addr, &name) {
             Some(stream) => stream,
             None => self.open(addr, name.clone()).await?,
@@ -352,17 +406,16 @@ impl Transport {
         })
     }
 
-    /// The kept connection, if it is to the same address and name and still open: a peek with a
-    /// no-op waker must find nothing to read (end of stream, an error or stray bytes discard it).
+    /// The kept connection to this address and name, if it is still open: a peek with a no-op
+    /// waker must find nothing to read (end of stream, an error or stray bytes discard it).
     fn take_idle(&self, addr: SocketAddr, name: &ServerName<'_>) -> Option<TlsStream<TcpStream>> {
-        let idle = self
-            .idle_tls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        if idle.addr != addr || idle.name != *name {
-            return None;
-        }
+        let idle = {
+            let mut kept = self.idle_tls.lock().unwrap_or_else(PoisonError::into_inner);
+            let at = kept
+                .iter()
+                .position(|idle| idle.addr == addr && idle.name == *name)?;
+            kept.swap_remove(at)
+        };
         let mut stream = idle.stream;
         let mut probe = [0u8; 1];
         let mut cx = Context::from_waker(Waker::noop());
@@ -374,7 +427,7 @@ impl Transport {
 }
 
 /// The name rustls checks the certificate against: an IP address (an `IpAddress` SAN) or a DNS
-/// name, as the URL has it.
+/// name, as the URL has it (a name the job maps to an address stays the name).
 fn server_name(url: &Url) -> http_types::Result<ServerName<'static>> {
     let name = match url.host() {
         Some(url::Host::Ipv4(ip)) => ServerName::from(std::net::IpAddr::V4(ip)),
@@ -414,8 +467,8 @@ struct TlsHome {
     name: ServerName<'static>,
 }
 
-/// A [`Transport`]'s one kept TLS connection.
-type TlsSlot = Arc<Mutex<Option<IdleTls>>>;
+/// A [`Transport`]'s kept TLS connections, at most one per address and server name.
+type TlsSlot = Arc<Mutex<Vec<IdleTls>>>;
 
 impl TlsConn {
     fn stream(&mut self) -> io::Result<Pin<&mut TlsStream<TcpStream>>> {
@@ -431,8 +484,10 @@ impl Drop for TlsConn {
         if let (Some(stream), Some(TlsHome { slot, addr, name })) =
             (self.stream.take(), self.home.take())
         {
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(IdleTls { addr, name, stream });
+            let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            // One per destination: a newer connection replaces an older one to the same.
+            kept.retain(|idle| idle.addr != addr || idle.name != name);
+            kept.push(IdleTls { addr, name, stream });
         }
     }
 }

@@ -10,16 +10,21 @@
 //! core; the coordinator runs the core's `drive` loop, so "exactly `concurrency` in flight" means
 //! what it means for every backend.
 //!
-//! # TLS and connection policy
+//! # TLS, connection policy and resolve map
 //! Nothing of its own: the job a worker gets ([`CrawlJob::limits_only`]) carries the connection
-//! policy and the trusted CA, and each worker builds the same client the in-process backend
-//! builds from them. `multiprocess-async`: [`crawlbench_tokio_reqwest::ReqwestClient`] (HTTP/1.1,
+//! policy, the trusted CA, the crawl rules and the resolve map ([`CrawlJob::resolve`]), and each
+//! worker builds the same client the in-process backend builds from them.
+//! `multiprocess-async`: [`crawlbench_tokio_reqwest::ReqwestClient`] (HTTP/1.1,
 //! rustls on ring trusting only the job's CA; `reuse` keeps keep-alive connections with a budget
 //! of the worker's share of the concurrency, `fresh` disables the pool so every request connects
 //! anew). `multiprocess-blocking`: [`crawlbench_threadpool_ureq::UreqClient`] with a pool of one
 //! connection per process (`reuse`) or none (`fresh`), ureq's rustls on ring with the same single
 //! root. So the origin sees the same connections it would from the in-process backends, and
-//! `verified_run` checks their count against the policy.
+//! `verified_run` checks their count against the policy. A name in the resolve map is connected
+//! to at its address and still sent as the name (Host header, TLS server name), through
+//! reqwest's DNS overrides (async) or the ureq agent's resolver (blocking). The rules themselves
+//! (scope, politeness, robots.txt, nofollow) are applied by the coordinator's `drive` loop, never
+//! by a worker.
 //!
 //! # Protocol
 //! Frames are a `u32` little-endian length (capped at [`MAX_FRAME_BYTES`]) and a postcard payload,
@@ -33,7 +38,9 @@
 //! Both `Hello`s carry [`PROTOCOL_VERSION`]; `Hello` is variant 0 with `version` first in every
 //! version, so a worker from another build is refused by name ("speaks protocol version X, this
 //! coordinator speaks Y") rather than by a decode error. `job` holds the limits only (a one-URL
-//! stand-in workload), never the whole URL list.
+//! stand-in workload), never the whole URL list, as JSON bytes inside the frame (the job's own
+//! serde form; postcard cannot decode its tagged scope rule). Version 4: the job carries its
+//! crawl rules and resolve map, an outcome `links_partial` and `robots_txt`.
 //!
 //! # Coordinator state machine
 //! The calling thread runs `drive`; `dispatch(url)` sends the URL to the supervisor thread and

@@ -9,6 +9,12 @@
 //! Compatibility rule: `Hello` is variant 0 of both message enums and `version` is its first field,
 //! in every protocol version, forever. [`probe_hello`] reads just those two varints, so a peer
 //! with another layout is still told apart by its version number instead of a decode error.
+//!
+//! The job in the coordinator's `Hello` travels as JSON bytes inside the postcard frame (see
+//! [`job_as_json`]): JSON is the job's own serde form (a campaign's `run-one` child gets it the
+//! same way), and the job uses serde features a format that is not self-describing cannot decode
+//! (the scope rule is an adjacently tagged enum; postcard refuses it with `WontImplement`). It is
+//! sent once per worker, so its cost does not matter; outcomes, sent per URL, stay postcard.
 
 use std::io::{self, Read, Write};
 
@@ -17,10 +23,14 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use url::Url;
 
 /// The protocol version both sides announce in their `Hello`. Bump it on any change to the
-/// messages below, the `CrawlJob` they carry included (postcard is not self-describing, so a
-/// field added to the job changes the layout). Version 3: the job carries its connection policy
-/// and trusted CA.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// messages below, the `CrawlJob` and `FetchOutcome` they carry included (postcard is not
+/// self-describing, so a field added to an outcome changes the layout; the job is JSON, but a
+/// worker from another build may still not understand it). Version 3: the job carries its
+/// connection policy and trusted CA. Version 4: the job travels as JSON inside the frame and
+/// carries its crawl rules (scope, politeness, robots.txt, nofollow) and its resolve map (names
+/// → addresses, which the workers' clients connect to); an outcome carries `links_partial` and
+/// `robots_txt`.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest accepted frame payload. An outcome is a few KiB (its links dominate); 64 MiB is
 /// far above any real message and far below what a corrupt length could ask for.
@@ -39,13 +49,15 @@ pub(crate) enum Mode {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToWorker {
     /// First frame. `job` carries the limits and rules (timeout, retries, redirects, body cap,
-    /// user agent, connection policy, the trusted CA for `https://`, the echo check); its
-    /// workload is a one-URL stand-in, never the whole list. `slots` is the most fetches the
-    /// coordinator will have outstanding on this worker. `worker`/`incarnation` identify it (slot
-    /// index, and how many times that slot was restarted) for diagnostics and fault injection.
+    /// user agent, connection policy, the trusted CA for `https://`, the echo check, the crawl
+    /// rules, the resolve map); its workload is a one-URL stand-in, never the whole list.
+    /// `slots` is the most fetches the coordinator will have outstanding on this worker.
+    /// `worker`/`incarnation` identify it (slot index, and how many times that slot was
+    /// restarted) for diagnostics and fault injection.
     Hello {
         version: u32,
         mode: Mode,
+        #[serde(with = "job_as_json")]
         job: CrawlJob,
         slots: u32,
         worker: u32,
@@ -68,6 +80,33 @@ pub(crate) enum FromWorker {
     Outcome { id: u64, outcome: FetchOutcome },
     /// Instead of `Hello`: the worker cannot run this job (invalid limits, no runtime, …).
     Refused { reason: String },
+}
+
+/// The job as a byte string of JSON inside the postcard frame (see the module docs).
+mod job_as_json {
+    use std::fmt;
+
+    use crawlbench_core::CrawlJob;
+    use serde::{Deserializer, Serializer, de, ser};
+
+    pub(super) fn serialize<S: Serializer>(job: &CrawlJob, s: S) -> Result<S::Ok, S::Error> {
+        let json = serde_json::to_vec(job).map_err(ser::Error::custom)?;
+        s.serialize_bytes(&json)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CrawlJob, D::Error> {
+        struct Json;
+        impl de::Visitor<'_> for Json {
+            type Value = CrawlJob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a crawl job as JSON bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, json: &[u8]) -> Result<CrawlJob, E> {
+                serde_json::from_slice(json).map_err(E::custom)
+            }
+        }
+        d.deserialize_bytes(Json)
+    }
 }
 
 /// Why a frame could not be read.
@@ -171,7 +210,9 @@ pub(crate) fn probe_hello(payload: &[u8]) -> Result<Option<u32>, FrameError> {
 mod tests {
     use std::io::Cursor;
 
-    use crawlbench_core::{ErrorKind, Outcome};
+    use crawlbench_core::{
+        CrawlRules, ErrorKind, Outcome, Politeness, ResolveMap, RobotsRule, ScopeRule,
+    };
 
     use super::*;
 
@@ -196,8 +237,11 @@ mod tests {
             error_detail: None,
             attempts: 2,
             bytes: 10,
+            html: true,
             digest: None,
             links: vec![],
+            links_partial: false,
+            robots_txt: None,
             latency_us: 5,
             service_us: 5,
             extract_ns: 0,
@@ -207,6 +251,8 @@ mod tests {
             error_detail: Some("reset".into()),
             digest: Some(7),
             links: vec![u("http://127.0.0.1:1/c")],
+            links_partial: true,
+            robots_txt: Some(b"User-agent: *\nDisallow: /private/\n".to_vec()),
             ..outcome.clone()
         };
         let bytes = frames_of(&[
@@ -245,12 +291,26 @@ mod tests {
     #[test]
     fn job_survives_the_wire() {
         let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        let job = CrawlJob::crawl(vec![u("https://127.0.0.1:1/s/")], 10)
+        let resolve: ResolveMap = "h1.crawl.test:127.0.0.1,h2.crawl.test:[::1]"
+            .parse()
+            .unwrap();
+        let rules = CrawlRules {
+            scope: ScopeRule::Hosts(vec!["h1.crawl.test".into(), "h2.crawl.test:8443".into()]),
+            politeness: Politeness {
+                connections: Some(2),
+                delay: std::time::Duration::from_millis(250),
+            },
+            robots: RobotsRule::ObeyWithCrawlDelay,
+            nofollow: true,
+        };
+        let job = CrawlJob::crawl(vec![u("https://h1.crawl.test:1/s/")], 10)
             .timeout(std::time::Duration::from_millis(1234))
             .retries(3)
             .user_agent("ua test")
             .connections(crawlbench_core::ConnectionPolicy::Fresh)
             .trust_ca_pem(ca)
+            .rules(rules.clone())
+            .resolve(resolve.clone())
             .build()
             .unwrap();
         let mut out = Vec::new();
@@ -284,6 +344,10 @@ mod tests {
             (back.connections(), back.trusted_ca_pem()),
             (crawlbench_core::ConnectionPolicy::Fresh, Some(ca))
         );
+        assert_eq!((back.rules(), back.resolve()), (&rules, &resolve));
+        // What a worker is actually handed: the same job cut to one URL, rules and map kept.
+        let limits = job.limits_only().unwrap();
+        assert_eq!((limits.rules(), limits.resolve()), (&rules, &resolve));
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! and exit at once — fetches still in flight are abandoned (the coordinator closes stdin only
 //! when it needs no more outcomes), so a dead or cancelled coordinator never leaves workers behind.
 //!
-//! The engine is built from the job in the `Hello`, so TLS (the job's CA as the only root) and
-//! the connection policy (`reuse` or `fresh`) are exactly those of the in-process backends: the
-//! async engine is [`ReqwestClient`] sized to this worker's slots, the blocking one a
-//! [`UreqClient`] for one connection.
+//! The engine is built from the job in the `Hello`, so TLS (the job's CA as the only root), the
+//! connection policy (`reuse` or `fresh`) and the resolve map (names the job sends to an address
+//! of its own) are exactly those of the in-process backends: the async engine is
+//! [`ReqwestClient`] sized to this worker's slots, the blocking one a [`UreqClient`] for one
+//! connection.
 
 use std::{
     fs::File,

@@ -25,6 +25,7 @@ use std::{
 use bytes::Bytes;
 use crawlbench_core::{
     AsyncHttp, BodyBuffer, ConnectionPolicy, CrawlJob, ErrorKind, FetchError, RawResponse,
+    ResolveMap,
     fetch::{Phase, race_timeout},
 };
 use http_body_util::{BodyExt, Empty};
@@ -81,6 +82,8 @@ pub struct HyperClient {
     tls: Option<tls::TlsClient>,
     /// [`ConnectionPolicy::Fresh`]: one new connection per request, never pooled.
     fresh: bool,
+    /// The job's own names ([`CrawlJob::resolve`]), looked up before any resolver.
+    resolve: ResolveMap,
     user_agent: HeaderValue,
     max_body: u64,
     timeout: Duration,
@@ -106,6 +109,7 @@ impl HyperClient {
             pool: Pool::default(),
             tls,
             fresh: job.connections() == ConnectionPolicy::Fresh,
+            resolve: job.resolve().clone(),
             user_agent: HeaderValue::from_str(job.user_agent())
                 .map_err(ClientSetupError::UserAgent)?,
             max_body: job.max_body_bytes(),
@@ -233,7 +237,9 @@ impl HyperClient {
             })?),
             _ => None,
         };
-        let stream = connect_tcp(url).await.map_err(|e| connect_error(&e))?;
+        let stream = connect_tcp(url, &self.resolve)
+            .await
+            .map_err(|e| connect_error(&e))?;
         self.pool.record_opened();
         // Small requests and responses: no Nagle delay (the other clients set it too).
         let _ = stream.get_ref().set_nodelay(true);
@@ -273,15 +279,20 @@ impl AsyncHttp for HyperClient {
 }
 
 /// Connects to the first address of `url`'s host that accepts. IP literals (the usual case)
-/// need no lookup; `localhost` is resolved on smol's blocking pool.
-async fn connect_tcp(url: &Url) -> io::Result<Async<TcpStream>> {
+/// and names in the job's resolve map need no lookup; other names (`localhost`) are resolved on
+/// smol's blocking pool. Only the address comes from the map: the Host header and the TLS server
+/// name are the URL's.
+async fn connect_tcp(url: &Url, resolve: &ResolveMap) -> io::Result<Async<TcpStream>> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URL has no port"))?;
     let addrs = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
         Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-        Some(url::Host::Domain(domain)) => smol::net::resolve((domain, port)).await?,
+        Some(url::Host::Domain(domain)) => match resolve.get(domain) {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
+            None => smol::net::resolve((domain, port)).await?,
+        },
         None => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

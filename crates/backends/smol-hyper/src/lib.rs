@@ -50,6 +50,13 @@
 //! `SendRequest` does not name its transport, so one pool holds plain and TLS connections (keyed
 //! by scheme, host and port) and the plain path stays a bare `Async<TcpStream>` — no enum, no
 //! box. A failed handshake (an untrusted certificate, an alert) is the outcome `tls`.
+//!
+//! **Names the job resolves** ([`CrawlJob::resolve`], curl's `--resolve`). hyper's low-level
+//! client does no DNS, so the connect code is the resolver: a URL host found in the job's map is
+//! connected to at the mapped address (the URL's port, or the scheme's default) without any
+//! lookup; other names go to smol's resolver as before. The pool key, the `Host` header and the
+//! TLS server name (SNI, and the name the certificate is verified against) stay the URL's, so
+//! `h0.crawl.test` and `h1.crawl.test` on one address are two hosts with their own connections.
 
 mod client;
 mod executor;

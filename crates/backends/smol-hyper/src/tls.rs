@@ -7,7 +7,8 @@
 //! no system or webpki roots, and verification is never turned off — a job without a CA trusts
 //! nothing. ALPN offers only `http/1.1`, since the connection is driven by hyper's HTTP/1 client.
 //! The server name comes from the URL's host: an IP literal is verified as an IP address (the
-//! origin's certificate carries `IP:127.0.0.1`), a domain as a DNS name.
+//! origin's certificate carries `IP:127.0.0.1`), a domain as a DNS name — also a name the job's
+//! resolve map sends to an address: SNI and verification are the name's, never the address's.
 //!
 //! The client configuration is otherwise rustls's default, including its in-memory session
 //! cache: like any client that keeps one TLS configuration for its lifetime, a later connection

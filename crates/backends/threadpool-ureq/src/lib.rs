@@ -6,7 +6,10 @@
 //! rather than copy it.
 //!
 //! Silent caps avoided here: ureq 3 keeps only 10 idle connections (3 per host) by default, so
-//! most requests would open a new connection; the pool is sized to the job's concurrency.
+//! most requests would open a new connection; the pool is sized to the job's concurrency, per
+//! host, for every host the job names (its start URLs' hosts and the names it resolves itself —
+//! the virtual hosts of a multi-host site), so a crawl that moves between hosts does not evict
+//! one host's connections to make room for another's.
 //! ureq reads `HTTP_PROXY`/`ALL_PROXY` from the environment by default; that is switched off so
 //! a benchmark is never silently rerouted.
 //!
@@ -29,18 +32,34 @@
 //! `Session` does. No `Connection: close` header is sent, so the request bytes are the same as
 //! with `reuse`; only the pool differs. The origin's connection count checks it (one connection
 //! per request).
+//!
+//! **Names the job resolves** ([`CrawlJob::resolve`], curl's `--resolve`). ureq looks names up
+//! through a pluggable [`Resolver`] (`ureq::unversioned::resolver`); the agent is built with one
+//! of its own, which answers a name in the job's map with its address (the URL's port, or the
+//! scheme's default) and hands every other host to ureq's own [`DefaultResolver`]. Only the
+//! address changes: ureq still takes the `Host` header, the pool key, the TLS server name (SNI)
+//! and the name the certificate is verified against from the URL, so a mapped
+//! `https://h1.crawl.test:…` is verified as `h1.crawl.test`.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, net::SocketAddr, sync::Arc};
 
 use crawlbench_core::{
     Backend, BackendError, BackendInfo, BlockingHttp, BodyBuffer, ConcurrencyModel,
     ConnectionPolicy, CrawlJob, CrawlReport, ErrorKind, FetchError, HttpVersion, RawResponse,
-    UpstreamStatus,
+    ResolveMap, UpstreamStatus,
     driver::run_on_thread_pool,
     fetch::{Phase, body_read_error},
     report::measure,
 };
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::{
+    config::Config,
+    http::Uri,
+    tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider},
+    unversioned::{
+        resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver},
+        transport::{DefaultConnector, NextTimeout},
+    },
+};
 use url::Url;
 
 /// The TLS stack behind [`UreqClient`], as reported in [`BackendInfo::tls`]: ureq's rustls
@@ -66,21 +85,77 @@ impl UreqClient {
             ConnectionPolicy::Reuse => connections.max(1),
             ConnectionPolicy::Fresh => 0,
         };
-        let agent = ureq::Agent::config_builder()
+        let hosts = named_hosts(job);
+        let config = ureq::Agent::config_builder()
             .proxy(None)
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_global(Some(job.timeout()))
-            .max_idle_connections(idle)
+            .max_idle_connections(idle.saturating_mul(hosts))
             .max_idle_connections_per_host(idle)
             .user_agent(job.user_agent())
             .no_delay(true)
             .tls_config(tls_config(job.trusted_ca_pem()))
-            .build()
-            .new_agent();
+            .build();
+        let resolver = JobResolver {
+            map: job.resolve().clone(),
+            fallback: DefaultResolver::default(),
+        };
+        let agent = ureq::Agent::with_parts(config, DefaultConnector::new(), resolver);
         Self {
             agent,
             max_body: job.max_body_bytes(),
+        }
+    }
+}
+
+/// How many hosts `job` names: its start URLs' hosts and the names it resolves itself (at least
+/// one). The pool keeps up to the per-host limit of idle connections for each.
+fn named_hosts(job: &CrawlJob) -> usize {
+    let mut hosts: BTreeSet<&str> = job.start_urls().iter().filter_map(Url::host_str).collect();
+    hosts.extend(job.resolve().iter().map(|(name, _)| name));
+    // A crawl meets hosts no field of the job names (links to other addresses in scope): room
+    // for that many more. ureq's idle pool is a list pruned to these caps, not a reservation,
+    // so a generous cap costs nothing until connections are actually idle.
+    let unnamed = if job.follows_links() { CRAWL_HOSTS } else { 0 };
+    hosts.len().max(1) + unnamed
+}
+
+/// Hosts a crawl may meet beyond those its job names, for the idle pool's total cap.
+const CRAWL_HOSTS: usize = 256;
+
+/// ureq's name resolver for a job: a name in the job's [`ResolveMap`] is answered from the map
+/// (with the URL's port, or the scheme's default), anything else goes to ureq's
+/// [`DefaultResolver`] (IP literals, `localhost`, real names).
+#[derive(Debug)]
+struct JobResolver {
+    map: ResolveMap,
+    fallback: DefaultResolver,
+}
+
+impl Resolver for JobResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let mapped = uri.authority().and_then(|authority| {
+            let ip = self.map.get(authority.host())?;
+            let port = authority.port_u16().or(match uri.scheme_str() {
+                Some("http") => Some(80),
+                Some("https") => Some(443),
+                _ => None,
+            })?;
+            Some(SocketAddr::new(ip, port))
+        });
+        match mapped {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.fallback.resolve(uri, config, timeout),
         }
     }
 }

@@ -9,9 +9,10 @@
 //! Silent cap avoided: tokio allows at most 512 blocking threads by default, which would quietly
 //! limit a job asking for more in flight; `max_blocking_threads` is set to the job's concurrency.
 //!
-//! TLS and the connection policy are the client's, unchanged: `https://` through ureq's rustls
-//! with ring, trusting only the job's CA, and `fresh` as an agent that keeps no idle connection
-//! (see [`crawlbench_threadpool_ureq`] for how and why). Only the scheduler differs from
+//! TLS, the connection policy and the job's resolve map are the client's, unchanged: `https://`
+//! through ureq's rustls with ring, trusting only the job's CA, `fresh` as an agent that keeps
+//! no idle connection, and mapped names answered by the agent's resolver before any DNS (see
+//! [`crawlbench_threadpool_ureq`] for how and why). Only the scheduler differs from
 //! `threadpool-ureq`, so a difference between the two rows is the cost of the extra layer.
 
 use std::sync::Arc;

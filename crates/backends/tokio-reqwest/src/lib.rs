@@ -20,14 +20,23 @@
 //! otherwise look for a process-wide default one. reqwest does not touch a preconfigured
 //! config's ALPN, so it is set here: `http/1.1` for the HTTP/1 client, `h2` for the HTTP/2 one.
 //!
+//! # Names the job resolves
+//! [`CrawlJob::resolve`] (curl's `--resolve`) becomes reqwest's own DNS override,
+//! `ClientBuilder::resolve(name, addr:0)` per entry: reqwest connects to the address with the
+//! URL's port and keeps the name everywhere else — the `Host` header (HTTP/1.1) or `:authority`
+//! (HTTP/2), the TLS server name and the certificate check. Other hosts resolve as before. The
+//! override sits in reqwest's resolver, inside the connector the gate wraps, so the gate sees a
+//! mapped host's connects like any other's.
+//!
 //! # Connections
 //! `reuse`: hyper-util's pool, keep-alive connections kept without an idle timeout (HTTP/1: one
 //! request per connection at a time; HTTP/2: every request multiplexed over the host's one
 //! connection). hyper-util races each request's pool checkout against a new connect and parks a
 //! connect that lost the race in the pool, which opens connections beyond the `concurrency` an
 //! HTTP/1 client can use at once; a connect gate (`connector_layer`, see `gate.rs`) gives the
-//! HTTP/1 client a budget of `in_flight` connections plus one per failed attempt, and drops a
-//! losing connect that is still waiting for it.
+//! HTTP/1 client a budget, per host (`scheme://host:port`, as hyper-util pools them), of
+//! `in_flight` connections plus one per failed attempt, and drops a losing connect that is still
+//! waiting for it.
 //! `fresh`: `pool_max_idle_per_host(0)`, which makes hyper-util *disable* its pool altogether —
 //! no idle list, no waiters handed a returning connection, no shared HTTP/2 connection — so every
 //! request connects (and handshakes) anew and its connection closes once the response is read,
@@ -45,12 +54,12 @@
 //! untrusted certificate is a `tls` outcome for every one of them, not a retried `connect`).
 //!
 //! Silent caps avoided: reqwest limits only *idle* connections per host (unbounded by default),
-//! never active ones, and the gate's budget is one connection per request in flight (a request
-//! that finds it spent while no connection comes back connects anyway after a grace period), so
-//! the origin's peak in-flight reaches the job's limit; proxies from the
+//! never active ones, and the gate's budget is one connection per request in flight for each
+//! host (a request that finds it spent while no connection comes back connects anyway after a
+//! grace period), so the origin's peak in-flight reaches the job's limit; proxies from the
 //! environment are ignored (`no_proxy`); redirects and retries are the core's, not reqwest's.
 
-use std::{error::Error as StdError, future::Future, sync::Arc, time::Duration};
+use std::{error::Error as StdError, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use crawlbench_core::{
     AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, ConnectionPolicy,
@@ -125,6 +134,12 @@ impl ReqwestClient {
             .tcp_nodelay(true)
             .tls_backend_preconfigured(tls_config(job, http)?)
             .connector_layer(gate.layer());
+        // The job's own names (curl's `--resolve`): reqwest's DNS overrides. Port 0 means the
+        // URL's port (or the scheme's default); only the address changes — the Host header /
+        // `:authority`, SNI and certificate verification keep the name.
+        let builder = job.resolve().iter().fold(builder, |builder, (name, ip)| {
+            builder.resolve(name, SocketAddr::new(ip, 0))
+        });
         let builder = match http {
             HttpVersion::Http1 => builder.http1_only(),
             HttpVersion::Http2 => builder.http2_prior_knowledge(),
@@ -215,9 +230,20 @@ impl AsyncHttp for ReqwestClient {
         let request = self.client.get(url.as_str());
         let (max_body, shares_connects) = (self.max_body, self.shares_connects);
         let gate = Arc::clone(&self.gate);
+        // Only a budgeted gate tells hosts apart (`closed_one` is a no-op without a budget).
+        let host = if gate.budgeted() {
+            gate::host_key(url)
+        } else {
+            0
+        };
         async move {
             let connect_failures = gate.failures();
-            let mut response = match request.send().await {
+            let sent = if gate.budgeted() {
+                gate.scope(host, request.send()).await
+            } else {
+                request.send().await
+            };
+            let mut response = match sent {
                 Ok(response) => response,
                 Err(err) => {
                     let mut error = map_error(&err, Phase::Head);
@@ -237,7 +263,7 @@ impl AsyncHttp for ReqwestClient {
                             );
                         }
                     } else {
-                        gate.closed_one();
+                        gate.closed_one(host);
                     }
                     return Err(error);
                 }
@@ -270,7 +296,7 @@ impl AsyncHttp for ReqwestClient {
             .await;
             if result.is_err() {
                 // An unfinished response closes its HTTP/1.1 connection.
-                gate.closed_one();
+                gate.closed_one(host);
             }
             result
         }

@@ -5,6 +5,12 @@
 //! itself) and how the href spells it. The HTML is rendered from that list; the ground truth
 //! reads the same list. So the truth knows every page's links without parsing a byte of HTML,
 //! and a crawler's link extraction is checked against what the page was *made* to contain.
+//!
+//! On a multi-host site a link's text also depends on the host the page is served from: a page
+//! that lives on another host is named by an absolute URL with that host (keeping the fragment
+//! its spelling has); everything else is spelled relative to the page's own host. The renderer
+//! also notes where each anchor's start tag ends, so the truth knows which links a crawler
+//! finds in the part of a body before a size cap (a start tag cut off by the cap is no tag).
 
 use std::fmt::Write as _;
 
@@ -31,7 +37,7 @@ pub enum Spelling {
     DotSlashWithFragment(u32),
     /// `/site/12.html`
     RootRelative,
-    /// `http://127.0.0.1:4000/site/12.html`
+    /// `http://127.0.0.1:4000/site/12.html` (the page's own host)
     Absolute,
     /// `../site/12.html`
     ParentRelative,
@@ -93,28 +99,42 @@ impl Site {
         links
     }
 
-    /// The links of the index page, `/`.
+    /// The links of the index page, `/` (on every host: page 0, on host 0).
     pub(super) fn index_links(&self) -> [Link; 1] {
         [Link::Site(SiteFile::Page(0), Spelling::RootRelative)]
     }
 
-    /// The HTML of the index page.
-    pub(super) fn index_body(&self) -> String {
+    /// The HTML of host `host`'s index page.
+    pub(super) fn index_body(&self, host: u32) -> String {
+        self.render_index(host).0
+    }
+
+    /// Host `host`'s index page, and where each link's start tag ends.
+    pub(super) fn render_index(&self, host: u32) -> (String, Vec<usize>) {
         let mut s = String::from(
             "<!doctype html><title>crawlbench origin</title><p>Synthetic site: start at ",
         );
+        let mut ends = Vec::new();
         for link in self.index_links() {
-            self.write_anchor(&mut s, link, "/site/0.html");
+            ends.push(self.write_anchor(&mut s, host, link, "/site/0.html"));
         }
         s.push_str(".</p>");
-        s
+        (s, ends)
     }
 
     /// Page `i` rendered from [`Site::page_links`]: a navigation list of the pages it links, a
     /// paragraph with the rest, and filler up to the spec's body size.
     pub(super) fn render_page(&self, i: u32) -> String {
+        self.render_page_with_ends(i).0
+    }
+
+    /// Page `i`, and for each of its links (in [`Site::page_links`] order, which is document
+    /// order) the byte offset just past its start tag's `>`.
+    pub(super) fn render_page_with_ends(&self, i: u32) -> (String, Vec<usize>) {
         let pages = u64::from(self.spec.pages);
+        let host = self.host_of_page(u64::from(i));
         let links = self.page_links(i);
+        let mut ends = Vec::with_capacity(links.len());
         let mut s = String::with_capacity(self.spec.body_bytes as usize + 256);
         let _ = write!(
             s,
@@ -130,7 +150,7 @@ impl Site {
                 continue;
             };
             s.push_str("<li>");
-            self.write_anchor(&mut s, *link, &format!("page {n}"));
+            ends.push(self.write_anchor(&mut s, host, *link, &format!("page {n}")));
             s.push_str("</li>\n");
         }
         s.push_str("</ul></nav>\n<p>");
@@ -145,7 +165,7 @@ impl Site {
                 Link::Mail => "mail".into(),
                 Link::Top => "top".into(),
             };
-            self.write_anchor(&mut s, *link, &label);
+            ends.push(self.write_anchor(&mut s, host, *link, &label));
             s.push(' ');
         }
         s.push_str("</p>\n<article>\n");
@@ -158,12 +178,13 @@ impl Site {
             n += 1;
         }
         s.push_str("</article></body></html>\n");
-        s
+        (s, ends)
     }
 
     /// `<a href=…>label</a>`: the plain spelling in double quotes, the others in single quotes
     /// with another attribute first, so extraction meets both quoting styles and attribute orders.
-    fn write_anchor(&self, s: &mut String, link: Link, label: &str) {
+    /// Returns the offset just past the start tag's `>`.
+    fn write_anchor(&self, s: &mut String, from: u32, link: Link, label: &str) -> usize {
         let plain = matches!(
             link,
             Link::Site(_, Spelling::Relative | Spelling::RootRelative)
@@ -173,14 +194,16 @@ impl Site {
         } else {
             "<a class=\"x\" href='"
         });
-        self.write_href(s, link);
+        self.write_href(s, from, link);
         s.push_str(if plain { "\">" } else { "'>" });
+        let end = s.len();
         s.push_str(label);
         s.push_str("</a>");
+        end
     }
 
-    /// The href text of `link`.
-    fn write_href(&self, s: &mut String, link: Link) {
+    /// The href text of `link` on a page served by host `from`.
+    fn write_href(&self, s: &mut String, from: u32, link: Link) {
         let (file, spelling) = match link {
             Link::Site(file, spelling) => (file, spelling),
             Link::OutOfScope(i) => {
@@ -194,15 +217,25 @@ impl Site {
             Link::Mail => return s.push_str("mailto:nobody@outside.invalid"),
             Link::Top => return s.push_str("#top"),
         };
-        match spelling {
-            Spelling::Relative | Spelling::RelativeWithFragment => {}
-            Spelling::DotSlashWithFragment(_) => s.push_str("./"),
-            Spelling::RootRelative => s.push_str("/site/"),
-            Spelling::Absolute => {
-                s.push_str(&self.origin);
+        let elsewhere = match file {
+            SiteFile::Page(n) if n < u64::from(self.spec.pages) => {
+                Some(self.host_of_page(n)).filter(|h| *h != from)
+            }
+            _ => None,
+        };
+        match (elsewhere, spelling) {
+            (Some(host), _) => {
+                s.push_str(self.host_origin(host));
                 s.push_str("/site/");
             }
-            Spelling::ParentRelative => s.push_str("../site/"),
+            (None, Spelling::Relative | Spelling::RelativeWithFragment) => {}
+            (None, Spelling::DotSlashWithFragment(_)) => s.push_str("./"),
+            (None, Spelling::RootRelative) => s.push_str("/site/"),
+            (None, Spelling::Absolute) => {
+                s.push_str(self.host_origin(from));
+                s.push_str("/site/");
+            }
+            (None, Spelling::ParentRelative) => s.push_str("../site/"),
         }
         let _ = match file {
             SiteFile::Page(n) => write!(s, "{n}.html"),
@@ -276,7 +309,7 @@ mod tests {
             let mut rest = html.as_str();
             for link in links {
                 let mut href = String::new();
-                s.write_href(&mut href, link);
+                s.write_href(&mut href, 0, link);
                 let at = rest
                     .find(&href)
                     .unwrap_or_else(|| panic!("{href} on page {i}"));
@@ -294,7 +327,7 @@ mod tests {
         .into_iter()
         .map(|sp| {
             let mut href = String::new();
-            s.write_href(&mut href, Link::Site(SiteFile::Page(12), sp));
+            s.write_href(&mut href, 0, Link::Site(SiteFile::Page(12), sp));
             href
         })
         .collect();
@@ -309,5 +342,47 @@ mod tests {
                 "12.html#top",
             ]
         );
+    }
+
+    #[test]
+    fn links_to_other_hosts_are_absolute_and_anchor_ends_are_exact() {
+        let s = site(SiteSpec {
+            pages: 300,
+            hosts: 3,
+            links_per_page: 30,
+            ..Default::default()
+        });
+        let html = String::from_utf8(s.page_body(0).to_vec()).unwrap();
+        // The tree children 1 and 2 live on hosts 1 and 2.
+        assert!(html.contains("<a href=\"http://h1.crawl.test:4000/site/1.html\">"));
+        assert!(html.contains("<a href=\"http://h2.crawl.test:4000/site/2.html\">"));
+        for i in [0, 4, 5, 299] {
+            let (html, ends) = s.render_page_with_ends(i);
+            let links = s.page_links(i);
+            assert_eq!(ends.len(), links.len());
+            for (link, end) in links.iter().zip(&ends) {
+                let tag = &html[html[..*end].rfind("<a ").unwrap()..*end];
+                assert!(tag.ends_with('>'), "{tag}");
+                let mut href = String::new();
+                s.write_href(&mut href, s.host_of_page(u64::from(i)), *link);
+                assert!(tag.contains(&href), "{tag} lacks {href}");
+                // A page elsewhere is named with its host; an absolute link names the page's.
+                if let Link::Site(SiteFile::Page(n), spelling) = link
+                    && *n < 300
+                {
+                    let host = s.host_of_page(*n);
+                    let elsewhere = u64::from(host) != u64::from(i) % 3;
+                    let absolute = elsewhere || *spelling == Spelling::Absolute;
+                    assert_eq!(href.starts_with("http://"), absolute, "{href} from {i}");
+                    if absolute {
+                        let origin = format!("http://h{host}.crawl.test:4000/site/{n}.html");
+                        assert!(href.starts_with(&origin), "{href} from {i}");
+                    }
+                }
+            }
+        }
+        // The index of host 1 names page 0 on host 0.
+        let (index, ends) = s.render_index(1);
+        assert!(index[..ends[0]].ends_with("href=\"http://h0.crawl.test:4000/site/0.html\">"));
     }
 }

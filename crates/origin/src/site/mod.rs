@@ -13,6 +13,33 @@
 //!   redirect, and a redirect loop.
 //! - Latency per request from the [`LatencyModel`], by a hash of the path (the same every run).
 //!
+//! **Hosts.** A site spans `hosts` hosts (1 by default: the listener's own address, exactly as
+//! before hosts existed). Host `h` is `h{h}.crawl.test` ([`HostNaming::Names`]: one listener on
+//! the base address tells them apart by `Host`/`:authority`; a job resolves the names itself
+//! through [`Site::resolve_map`]) or `127.0.1.{h+1}` ([`HostNaming::Addresses`]: a listener each,
+//! on the base listener's port). Page `i` lives on host `i % hosts`, at the same path
+//! (`/site/{i}.html`); a link to a page on another host is spelled as an absolute URL naming that
+//! host (with the fragment its spelling carries), links within a host keep their varied
+//! spellings. Asking a host for a page that lives on another one, or asking a host the site does
+//! not have, is a 404: a client that ignores the resolve map or sends the wrong `Host` fails
+//! verification. Everything else — images, `/outside/…`, broken links, the index — is per host,
+//! as on a one-host site; the echo route is host 0's.
+//!
+//! **robots.txt** (when the spec's `robots` is set; otherwise `/robots.txt` is a 404 everywhere,
+//! as it always was). Host `h` with `h % 5 == 4` has none (a 404: a crawler allows everything).
+//! Every other host serves `text/plain`:
+//! ```text
+//! # crawlbench origin, host {h}
+//! User-agent: *
+//! Crawl-delay: 0.05          (only on hosts with h % 4 == 1)
+//! Disallow: /site/{p}.html   (one line per disallowed page of this host, in page order)
+//! ```
+//! Page `p` (of host `p % hosts`) is disallowed when `p != 0` (never the seed), its rank on its
+//! host `p / hosts` is below 100,000 (so a file stays far below the 500 KiB a crawler parses),
+//! and the seeded hash of `p` falls in the lowest 10 % ([`Site::robots_disallows`]). A rule is
+//! a path prefix, so it covers that page's redirect addresses (`?via=redirect`, `?loop=…`) too,
+//! and nothing else (`/site/12.html` is no prefix of `/site/120.html`).
+//!
 //! Everything is a pure function of the spec, the path and how many times that page was asked
 //! for. The parts: `spec` (the parameters and their parsers), `generator` (which page links
 //! where, as data, and the HTML rendered from it), this module (routing a request to its reply),
@@ -24,15 +51,19 @@ mod generator;
 mod spec;
 mod truth;
 
-use std::{sync::OnceLock, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::OnceLock,
+    time::Duration,
+};
 
 use bytes::Bytes;
-use crawlbench_core::fetch::digest;
+use crawlbench_core::{ResolveMap, ScopeRule, fetch::digest};
 use url::Url;
 
 pub use generator::{Link, SiteFile, Spelling};
-use spec::mix;
-pub use spec::{Fault, FaultProfile, LatencyModel, SiteSpec, parse_ms};
+pub use spec::{Fault, FaultProfile, HostNaming, LatencyModel, MAX_HOSTS, SiteSpec, parse_ms};
+use spec::{mix, unit};
 
 /// What the server does with one request.
 #[derive(Clone, Debug)]
@@ -75,17 +106,45 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Site {
     spec: SiteSpec,
+    /// The base listener's URL, `scheme://ip:port/`.
+    listen: Url,
+    /// Host 0's root URL (the listener's URL on a one-host site).
     base: Url,
-    /// `scheme://host:port` of `base`, the prefix of every URL on this origin.
+    /// `scheme://host:port` of `base`, the prefix of every URL on host 0.
     origin: String,
+    /// The scheme and port every host shares.
+    scheme: String,
+    port: u16,
+    hosts: Vec<Host>,
     pages: Vec<OnceLock<Bytes>>,
+    /// Each host's `robots.txt` (rendered once).
+    robots: Vec<OnceLock<Bytes>>,
     /// The run's CA certificate (PEM) when the site is served over HTTPS.
     ca_pem: Option<String>,
+}
+
+/// One host of the site.
+#[derive(Debug)]
+struct Host {
+    /// The host part of its URLs: `h3.crawl.test`, `127.0.1.4`, or the listener's address.
+    name: String,
+    /// `scheme://name:port` (no port when it is the scheme's default).
+    origin: String,
 }
 
 const SALT_FAULT: u64 = 0x6661_756c_7473;
 const SALT_LINK: u64 = 0x006c_696e_6b73;
 const SALT_DELAY: u64 = 0x0064_656c_6179;
+const SALT_ROBOTS: u64 = 0x726f_626f_7473;
+/// The share of a host's pages its `robots.txt` disallows.
+const ROBOTS_SHARE: f64 = 0.10;
+/// Only a host's first pages (by rank `p / hosts`) are ever disallowed: 10 % of 100,000 is
+/// 10,000 lines of at most 30 bytes, well below the 500 KiB a crawler must parse.
+const ROBOTS_RANKS: u32 = 100_000;
+/// The `Crawl-delay` of hosts with `h % 4 == 1`.
+const CRAWL_DELAY: &str = "0.05";
+/// The registrable domain every host name of [`HostNaming::Names`] shares.
+pub const HOST_DOMAIN: &str = "crawl.test";
 
 /// The filler byte pattern of streamed bodies.
 pub(crate) const FILLER: &[u8] =
@@ -102,17 +161,54 @@ const BODY_404: &[u8] = b"<!doctype html><title>404</title><p>not found</p>";
 const HTML: &str = "text/html; charset=utf-8";
 
 impl Site {
-    /// The site of `spec`, served at `base` (e.g. `http://127.0.0.1:8080/`).
-    pub fn new(spec: SiteSpec, base: Url) -> Self {
+    /// The site of `spec`, served by a listener at `listen` (e.g. `http://127.0.0.1:8080/`):
+    /// a one-host site at that very address, the hosts of a multi-host one on its port
+    /// (see [`HostNaming`]).
+    pub fn new(spec: SiteSpec, listen: Url) -> Self {
         let pages = (0..spec.pages).map(|_| OnceLock::new()).collect();
-        let origin = base.origin().ascii_serialization();
+        let scheme = listen.scheme().to_owned();
+        let port = listen.port_or_known_default().unwrap_or(80);
+        let names: Vec<String> = if spec.hosts <= 1 {
+            vec![listen.host_str().unwrap_or("127.0.0.1").to_owned()]
+        } else {
+            (0..spec.hosts)
+                .map(|h| match spec.host_naming {
+                    HostNaming::Names => format!("h{h}.{HOST_DOMAIN}"),
+                    HostNaming::Addresses => Self::host_address(h).to_string(),
+                })
+                .collect()
+        };
+        let hosts: Vec<Host> = names
+            .into_iter()
+            .map(|name| {
+                let root = Url::parse(&format!("{scheme}://{name}:{port}/"))
+                    .expect("host names and addresses make valid URLs");
+                Host {
+                    origin: root.origin().ascii_serialization(),
+                    name,
+                }
+            })
+            .collect();
+        let base = Url::parse(&format!("{}/", hosts[0].origin)).expect("a valid origin");
+        let origin = hosts[0].origin.clone();
+        let robots = hosts.iter().map(|_| OnceLock::new()).collect();
         Self {
             spec,
+            listen,
             base,
             origin,
+            scheme,
+            port,
+            hosts,
             pages,
+            robots,
             ca_pem: None,
         }
+    }
+
+    /// The address of host `h` in [`HostNaming::Addresses`] mode: `127.0.1.{h+1}`.
+    pub fn host_address(h: u32) -> Ipv4Addr {
+        Ipv4Addr::new(127, 0, 1, (h + 1).min(255) as u8)
     }
     /// The same site, served over HTTPS with a certificate signed by the CA in `ca_pem`.
     pub fn with_ca_pem(mut self, ca_pem: Option<String>) -> Self {
@@ -123,7 +219,8 @@ impl Site {
     pub fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
     }
-    /// A job builder for `workload` on this site: over HTTPS it trusts the run's CA.
+    /// A job builder for `workload` on this site: it resolves the site's host names
+    /// ([`Site::resolve_map`]) and, over HTTPS, trusts the run's CA.
     pub fn job(&self, workload: crawlbench_core::Workload) -> crawlbench_core::CrawlJobBuilder {
         let builder = match workload {
             crawlbench_core::Workload::List { urls } => crawlbench_core::CrawlJob::list(urls),
@@ -131,6 +228,7 @@ impl Site {
                 crawlbench_core::CrawlJob::crawl(seeds, max_pages)
             }
         };
+        let builder = builder.resolve(self.resolve_map());
         match &self.ca_pem {
             Some(pem) => builder.trust_ca_pem(pem.clone()),
             None => builder,
@@ -142,26 +240,143 @@ impl Site {
             urls: self.list_urls(n)?,
         }))
     }
-    /// A crawl job from the seed page, trusting the run's CA.
+    /// A crawl job from the seed page, trusting the run's CA. On a multi-host site its scope
+    /// takes in every host: [`ScopeRule::Domain`] with names (they share `crawl.test`),
+    /// [`ScopeRule::Hosts`] with addresses (each address is a domain of its own).
     pub fn crawl_job(&self, max_pages: usize) -> crawlbench_core::CrawlJobBuilder {
-        self.job(crawlbench_core::Workload::Crawl {
+        let builder = self.job(crawlbench_core::Workload::Crawl {
             seeds: vec![self.seed_url()],
             max_pages,
+        });
+        match self.site_scope() {
+            Some(scope) => builder.scope(scope),
+            None => builder,
+        }
+    }
+    /// The scope that takes in every host of a multi-host site (`None` for one host, whose
+    /// crawls keep the default directory scope).
+    pub fn site_scope(&self) -> Option<ScopeRule> {
+        if self.hosts.len() <= 1 {
+            return None;
+        }
+        Some(match self.spec.host_naming {
+            HostNaming::Names => ScopeRule::Domain,
+            HostNaming::Addresses => ScopeRule::Hosts(
+                (0..self.hosts())
+                    .map(|h| format!("{}:{}", self.hosts[h as usize].name, self.port))
+                    .collect(),
+            ),
         })
     }
     /// The spec.
     pub fn spec(&self) -> &SiteSpec {
         &self.spec
     }
-    /// The root URL.
+    /// Host 0's root URL (on a one-host site, the listener's).
     pub fn base(&self) -> &Url {
         &self.base
     }
-    /// The URL of page `i`.
+    /// The base listener's URL, `scheme://ip:port/` (what [`Site::new`] was given).
+    pub fn listen_url(&self) -> &Url {
+        &self.listen
+    }
+    /// How many hosts the site spans.
+    pub fn hosts(&self) -> u32 {
+        self.hosts.len() as u32
+    }
+    /// The root URL of host `h` (`scheme://host:port/`). Panics past the last host.
+    pub fn host_url(&self, h: u32) -> Url {
+        Url::parse(&format!("{}/", self.host_origin(h))).expect("a valid origin")
+    }
+    /// The host part of host `h`'s URLs (`h3.crawl.test`, `127.0.1.4`, or the listener's
+    /// address on a one-host site). Panics past the last host.
+    pub fn host_name(&self, h: u32) -> &str {
+        &self.hosts[h as usize].name
+    }
+    /// `scheme://host:port` of host `h`.
+    fn host_origin(&self, h: u32) -> &str {
+        &self.hosts[h as usize].origin
+    }
+    /// The names a job must resolve itself to reach this site: with [`HostNaming::Names`] on
+    /// several hosts every name goes to the base listener's address; otherwise none.
+    pub fn resolve_map(&self) -> ResolveMap {
+        let mut map = ResolveMap::default();
+        if self.hosts.len() > 1 && self.spec.host_naming == HostNaming::Names {
+            let ip = self.listen_ip();
+            for host in &self.hosts {
+                map.insert(&host.name, ip);
+            }
+        }
+        map
+    }
+    /// The base listener's IP address.
+    fn listen_ip(&self) -> IpAddr {
+        match self.listen.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+    /// The host page `i` lives on.
+    pub fn host_of_page(&self, i: u64) -> u32 {
+        (i % self.hosts.len() as u64) as u32
+    }
+    /// The host `url` names, if it is one of this site's (same scheme and port).
+    pub fn host_of_url(&self, url: &Url) -> Option<u32> {
+        if url.scheme() != self.scheme || url.port_or_known_default() != Some(self.port) {
+            return None;
+        }
+        self.host_of_name(url.host_str()?)
+    }
+    /// The host named `name` (case-insensitive), if the site has it.
+    fn host_of_name(&self, name: &str) -> Option<u32> {
+        if self.hosts.len() == 1 {
+            return name.eq_ignore_ascii_case(&self.hosts[0].name).then_some(0);
+        }
+        let h = match self.spec.host_naming {
+            HostNaming::Names => {
+                let lower = name.to_ascii_lowercase();
+                let n = lower
+                    .strip_prefix('h')?
+                    .strip_suffix(HOST_DOMAIN)?
+                    .strip_suffix('.')?;
+                parse_index(n)?
+            }
+            HostNaming::Addresses => {
+                let [127, 0, 1, x] = name.parse::<Ipv4Addr>().ok()?.octets() else {
+                    return None;
+                };
+                u32::from(x).checked_sub(1)?
+            }
+        };
+        (h < self.hosts()).then_some(h)
+    }
+    /// The host a request's `Host` header (or HTTP/2 `:authority`) names: `None` when it names
+    /// no host of this site, or a port other than the site's. A one-host site answers every
+    /// request as its host, whatever it names (as it always did).
+    pub fn host_of_authority(&self, authority: Option<&str>) -> Option<u32> {
+        if self.hosts.len() == 1 {
+            return Some(0);
+        }
+        let authority = authority?;
+        let (name, port) = match authority.rsplit_once(':') {
+            Some((name, port)) if !port.contains(']') => (name, Some(port.parse::<u16>().ok()?)),
+            _ => (authority, None),
+        };
+        if port.is_some_and(|p| p != self.port) {
+            return None;
+        }
+        self.host_of_name(name)
+    }
+    /// The URL of page `i`, on its host.
     pub fn page_url(&self, i: u32) -> Url {
-        self.base
-            .join(&format!("/site/{i}.html"))
+        let host = self.host_of_page(u64::from(i));
+        Url::parse(&format!("{}/site/{i}.html", self.host_origin(host)))
             .expect("page paths are valid")
+    }
+    /// The URL of host `h`'s `robots.txt`.
+    pub fn robots_url(&self, h: u32) -> Url {
+        Url::parse(&format!("{}/robots.txt", self.host_origin(h))).expect("a valid URL")
     }
     /// The crawl seed, `/site/0.html`.
     pub fn seed_url(&self) -> Url {
@@ -211,6 +426,48 @@ impl Site {
         (self.spec.pages / 20).max(1)
     }
 
+    /// Whether host `h` serves a `robots.txt` (the spec asks for them, and `h % 5 != 4`).
+    pub fn serves_robots(&self, h: u32) -> bool {
+        self.spec.robots && h % 5 != 4
+    }
+
+    /// Whether page `p`'s host's `robots.txt` disallows it (see the module doc for the rule;
+    /// always false on a host that serves none).
+    pub fn robots_disallows(&self, p: u32) -> bool {
+        let hosts = self.hosts();
+        p != 0
+            && p < self.spec.pages
+            && self.serves_robots(p % hosts)
+            && p / hosts < ROBOTS_RANKS
+            && unit(mix(self.spec.seed ^ SALT_ROBOTS ^ mix(u64::from(p)))) < ROBOTS_SHARE
+    }
+
+    /// The `Crawl-delay` host `h`'s `robots.txt` states, if any.
+    pub fn crawl_delay(&self, h: u32) -> Option<Duration> {
+        (self.serves_robots(h) && h % 4 == 1)
+            .then(|| Duration::from_secs_f64(CRAWL_DELAY.parse().expect("a number")))
+    }
+
+    /// The body of host `h`'s `robots.txt` (rendered once; meaningful when it serves one).
+    pub fn robots_body(&self, h: u32) -> Bytes {
+        self.robots[h as usize]
+            .get_or_init(|| {
+                let mut s = format!("# crawlbench origin, host {h}\nUser-agent: *\n");
+                if self.crawl_delay(h).is_some() {
+                    s.push_str(&format!("Crawl-delay: {CRAWL_DELAY}\n"));
+                }
+                let hosts = self.hosts();
+                let last = self.spec.pages.min(ROBOTS_RANKS.saturating_mul(hosts));
+                for p in (h..last).step_by(hosts as usize) {
+                    if self.robots_disallows(p) {
+                        s.push_str(&format!("Disallow: /site/{p}.html\n"));
+                    }
+                }
+                Bytes::from(s)
+            })
+            .clone()
+    }
+
     /// The fault injected on page `i`, if any.
     pub fn fault(&self, page: u32) -> Option<Fault> {
         if page == 0 {
@@ -221,9 +478,16 @@ impl Site {
             .pick(mix(self.spec.seed ^ SALT_FAULT ^ mix(u64::from(page))))
     }
 
-    /// The reply to a request for `path_and_query`, the `attempt`-th (1-based) for that page.
+    /// The reply to a request for `path_and_query` on host 0 (the one host of a one-host
+    /// site), the `attempt`-th (1-based) for that page.
     pub fn reply(&self, path_and_query: &str, attempt: u32) -> Reply {
-        let route = self.route(path_and_query);
+        self.reply_on(Some(0), path_and_query, attempt)
+    }
+
+    /// The reply to a request for `path_and_query` on `host` (`None`: a host the site does
+    /// not have, see [`Site::host_of_authority`]), the `attempt`-th (1-based) for that page.
+    pub fn reply_on(&self, host: Option<u32>, path_and_query: &str, attempt: u32) -> Reply {
+        let route = self.route(host, path_and_query);
         Reply {
             delay: self.delay(path_and_query, route),
             action: self.action(route, attempt),
@@ -246,10 +510,16 @@ impl Site {
         }
     }
 
-    /// The page number a path asks for, if it is a page of this site; transient faults count
-    /// attempts per page.
+    /// The page number a path asks for on host 0, if it is a page of this site; transient
+    /// faults count attempts per page.
     pub fn page_of(&self, path_and_query: &str) -> Option<u32> {
-        match self.route(path_and_query) {
+        self.page_on(Some(0), path_and_query)
+    }
+
+    /// The page number a request for `path_and_query` on `host` asks for, if that host serves
+    /// it (a page asked of the wrong host is a 404, and no attempt of that page).
+    pub fn page_on(&self, host: Option<u32>, path_and_query: &str) -> Option<u32> {
+        match self.route(host, path_and_query) {
             Route::Page {
                 page,
                 query: Query::None,
@@ -258,16 +528,25 @@ impl Site {
         }
     }
 
-    fn route(&self, path_and_query: &str) -> Route {
+    fn route(&self, host: Option<u32>, path_and_query: &str) -> Route {
+        let Some(host) = host else {
+            return Route::NotFound;
+        };
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
         if path == "/" {
-            return Route::Index;
+            return Route::Index(host);
+        }
+        if path == "/robots.txt" {
+            return match query.is_empty() && self.serves_robots(host) {
+                true => Route::Robots(host),
+                false => Route::NotFound,
+            };
         }
         if path == "/get" {
             return match query.strip_prefix("a=").and_then(parse_index) {
-                Some(a) if a < self.spec.pages => Route::Echo(a),
+                Some(a) if a < self.spec.pages && host == 0 => Route::Echo(a),
                 _ => Route::NotFound,
             };
         }
@@ -286,7 +565,9 @@ impl Site {
         else {
             return Route::NotFound;
         };
-        let Some(page) = parse_index(n).filter(|p| *p < self.spec.pages) else {
+        let Some(page) = parse_index(n)
+            .filter(|p| *p < self.spec.pages && self.host_of_page(u64::from(*p)) == host)
+        else {
             return Route::NotFound;
         };
         let query = match query {
@@ -319,7 +600,13 @@ impl Site {
             body: Bytes::from_static(BODY_REDIRECT),
         };
         match route {
-            Route::Index => html(200, Bytes::from(self.index_body())),
+            Route::Index(h) => html(200, Bytes::from(self.index_body(h))),
+            Route::Robots(h) => Action::Respond {
+                status: 200,
+                content_type: "text/plain",
+                location: None,
+                body: self.robots_body(h),
+            },
             Route::Echo(a) => Action::Respond {
                 status: 200,
                 content_type: "application/json",
@@ -382,7 +669,10 @@ pub fn path_and_query(url: &Url) -> String {
 /// What a request asks for.
 #[derive(Clone, Copy, Debug)]
 enum Route {
-    Index,
+    /// `/` of a host.
+    Index(u32),
+    /// `/robots.txt` of a host that serves one.
+    Robots(u32),
     NotFound,
     Asset(u32),
     /// `/get?a={n}`: httpbin's echo, shaped like its JSON.
@@ -466,5 +756,177 @@ mod tests {
         }
         assert_eq!(s.page_of(&format!("/site/{looped}.html?loop=1")), None);
         assert_eq!(s.page_of("/site/7.html"), Some(7));
+    }
+
+    fn hosts(n: u32, naming: HostNaming) -> Site {
+        site(SiteSpec {
+            pages: 300,
+            hosts: n,
+            host_naming: naming,
+            robots: true,
+            ..Default::default()
+        })
+    }
+
+    fn status(s: &Site, host: Option<u32>, pq: &str) -> u16 {
+        match s.reply_on(host, pq, 1).action {
+            Action::Respond { status, .. } => status,
+            other => panic!("{pq}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_host_is_the_listener_itself() {
+        let s = site(SiteSpec::default());
+        assert_eq!(s.hosts(), 1);
+        assert_eq!(s.base().as_str(), "http://127.0.0.1:4000/");
+        assert_eq!(s.page_url(7).as_str(), "http://127.0.0.1:4000/site/7.html");
+        assert!(s.resolve_map().is_empty());
+        assert_eq!(s.site_scope(), None);
+        // Whatever a request names, a one-host site answers it; without `robots`, no file.
+        assert_eq!(s.host_of_authority(Some("elsewhere.test:1")), Some(0));
+        assert_eq!(s.host_of_authority(None), Some(0));
+        assert_eq!(status(&s, Some(0), "/robots.txt"), 404);
+    }
+
+    #[test]
+    fn hosts_by_name_share_the_listener_and_route_by_host() {
+        let s = hosts(3, HostNaming::Names);
+        assert_eq!(s.base().as_str(), "http://h0.crawl.test:4000/");
+        assert_eq!(s.listen_url().as_str(), "http://127.0.0.1:4000/");
+        assert_eq!(s.host_url(2).as_str(), "http://h2.crawl.test:4000/");
+        assert_eq!(
+            s.page_url(5).as_str(),
+            "http://h2.crawl.test:4000/site/5.html"
+        );
+        let map = s.resolve_map();
+        let names: Vec<(&str, IpAddr)> = map.iter().collect();
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(
+            names,
+            [
+                ("h0.crawl.test", lo),
+                ("h1.crawl.test", lo),
+                ("h2.crawl.test", lo)
+            ]
+        );
+        assert_eq!(s.site_scope(), Some(ScopeRule::Domain));
+        for (authority, host) in [
+            ("h1.crawl.test:4000", Some(1)),
+            ("H2.Crawl.Test:4000", Some(2)),
+            ("h2.crawl.test", Some(2)),
+            ("h2.crawl.test:4001", None),
+            ("h3.crawl.test:4000", None),
+            ("h01.crawl.test:4000", None),
+            ("127.0.0.1:4000", None),
+            ("h1.crawl.testx:4000", None),
+        ] {
+            assert_eq!(s.host_of_authority(Some(authority)), host, "{authority}");
+        }
+        assert_eq!(s.host_of_authority(None), None);
+        // Page 5 lives on host 2: any other host, or none, says 404, and counts no attempt.
+        assert_eq!(status(&s, Some(2), "/site/5.html"), 200);
+        assert_eq!(status(&s, Some(1), "/site/5.html"), 404);
+        assert_eq!(status(&s, None, "/site/5.html"), 404);
+        assert_eq!(s.page_on(Some(2), "/site/5.html"), Some(5));
+        assert_eq!(s.page_on(Some(0), "/site/5.html"), None);
+        // Every host has its index, images and broken links.
+        for h in 0..3 {
+            assert_eq!(status(&s, Some(h), "/"), 200);
+            assert_eq!(status(&s, Some(h), "/site/assets/0.png"), 200);
+            assert_eq!(status(&s, Some(h), "/site/900.html"), 404);
+        }
+        // The echo route is host 0's.
+        assert_eq!(status(&s, Some(0), "/get?a=1"), 200);
+        assert_eq!(status(&s, Some(1), "/get?a=1"), 404);
+    }
+
+    #[test]
+    fn hosts_by_address_have_their_own() {
+        let s = hosts(3, HostNaming::Addresses);
+        assert_eq!(s.base().as_str(), "http://127.0.1.1:4000/");
+        assert_eq!(s.page_url(4).as_str(), "http://127.0.1.2:4000/site/4.html");
+        assert!(s.resolve_map().is_empty());
+        assert_eq!(
+            s.site_scope(),
+            Some(ScopeRule::Hosts(vec![
+                "127.0.1.1:4000".into(),
+                "127.0.1.2:4000".into(),
+                "127.0.1.3:4000".into(),
+            ]))
+        );
+        assert_eq!(s.host_of_authority(Some("127.0.1.3:4000")), Some(2));
+        assert_eq!(s.host_of_authority(Some("127.0.1.4:4000")), None);
+        assert_eq!(s.host_of_authority(Some("127.0.0.1:4000")), None);
+        let url = |t: &str| Url::parse(t).unwrap();
+        assert_eq!(s.host_of_url(&url("http://127.0.1.2:4000/x")), Some(1));
+        assert_eq!(s.host_of_url(&url("https://127.0.1.2:4000/x")), None);
+        assert_eq!(s.host_of_url(&url("http://127.0.1.2:4001/x")), None);
+    }
+
+    #[test]
+    fn robots_txt_disallows_a_tenth_of_each_hosts_pages() {
+        let s = site(SiteSpec {
+            pages: 6000,
+            hosts: 6,
+            robots: true,
+            ..Default::default()
+        });
+        assert!(!s.robots_disallows(0));
+        for h in 0..6 {
+            let route = s.reply_on(Some(h), "/robots.txt", 1).action;
+            if h == 4 {
+                // Every fifth host has no robots.txt.
+                assert!(!s.serves_robots(h));
+                assert!(matches!(route, Action::Respond { status: 404, .. }));
+                assert!(
+                    (0..6000)
+                        .filter(|p| p % 6 == 4)
+                        .all(|p| !s.robots_disallows(p))
+                );
+                continue;
+            }
+            let Action::Respond {
+                status: 200,
+                content_type: "text/plain",
+                body,
+                ..
+            } = route
+            else {
+                panic!("host {h}: {route:?}");
+            };
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines[1], "User-agent: *", "{text}");
+            assert_eq!(
+                lines.contains(&"Crawl-delay: 0.05"),
+                h % 4 == 1,
+                "host {h}: {text}"
+            );
+            assert_eq!(s.crawl_delay(h).is_some(), h % 4 == 1);
+            let named: Vec<u32> = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix("Disallow: /site/"))
+                .map(|p| p.strip_suffix(".html").unwrap().parse().unwrap())
+                .collect();
+            let expected: Vec<u32> = (0..6000)
+                .filter(|p| p % 6 == h && s.robots_disallows(*p))
+                .collect();
+            assert_eq!(named, expected, "host {h}");
+            // About a tenth of its thousand pages.
+            assert!(
+                (60..140).contains(&named.len()),
+                "host {h}: {}",
+                named.len()
+            );
+        }
+        // Without `robots`, none anywhere.
+        let plain = hosts(3, HostNaming::Names);
+        let plain = site(SiteSpec {
+            robots: false,
+            ..plain.spec.clone()
+        });
+        assert!((0..3).all(|h| status(&plain, Some(h), "/robots.txt") == 404));
+        assert!((0..300).all(|p| !plain.robots_disallows(p)));
     }
 }

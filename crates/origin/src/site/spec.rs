@@ -1,5 +1,5 @@
-//! The site's parameters — its size, latency model and fault profile — and the seeded hashes
-//! every pseudo-random choice is made with.
+//! The site's parameters — its size, latency model, fault profile and hosts — and the seeded
+//! hashes every pseudo-random choice is made with.
 //!
 //! Kept apart from serving and from the ground truth because both read the same spec: these are
 //! definitions (what a `5%` profile or `lognormal:50ms,0.5` means), with their parsers and the
@@ -296,7 +296,70 @@ pub struct SiteSpec {
     /// The round trips and bandwidth the origin models (see [`crate::network`]).
     #[serde(default)]
     pub network: crate::network::NetworkModel,
+    /// Hosts the site spans (1 to 200): page `i` lives on host `i % hosts`. With 1, the site is
+    /// served at the listener's own address, exactly as before hosts existed.
+    #[serde(default = "one_host")]
+    pub hosts: u32,
+    /// How hosts are told apart when there are several: by name (one listener) or by address
+    /// (one listener each).
+    #[serde(default)]
+    pub host_naming: HostNaming,
+    /// Serve a `robots.txt` on each host (see [`crate::site`] for its rule); otherwise
+    /// `/robots.txt` is a 404 everywhere.
+    #[serde(default)]
+    pub robots: bool,
 }
+
+fn one_host() -> u32 {
+    1
+}
+
+/// How the hosts of a multi-host site are named and reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostNaming {
+    /// `h{h}.crawl.test`, every name served by the one listener on the base address and told
+    /// apart by the request's `Host` (`:authority`); a job resolves the names itself (its
+    /// resolve map sends them all to the base address).
+    #[default]
+    Names,
+    /// `127.0.1.{h+1}`, each address with a listener of its own on the base listener's port.
+    Addresses,
+}
+
+impl HostNaming {
+    /// `names` or `addresses`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Names => "names",
+            Self::Addresses => "addresses",
+        }
+    }
+}
+
+impl fmt::Display for HostNaming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses `names` or `addresses`.
+impl FromStr for HostNaming {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "names" => Ok(Self::Names),
+            "addresses" => Ok(Self::Addresses),
+            other => Err(format!(
+                "unknown host naming {other:?} (accepted: names — h0.crawl.test, h1.crawl.test, \
+                 … on one listener; addresses — 127.0.1.1, 127.0.1.2, … each listening)"
+            )),
+        }
+    }
+}
+
+/// The most hosts a site may span (`127.0.1.1` to `127.0.1.200` in address mode).
+pub const MAX_HOSTS: u32 = 200;
 
 impl Default for SiteSpec {
     fn default() -> Self {
@@ -311,6 +374,9 @@ impl Default for SiteSpec {
             oversize_bytes: 4 << 20,
             tls: None,
             network: crate::network::NetworkModel::default(),
+            hosts: 1,
+            host_naming: HostNaming::Names,
+            robots: false,
         }
     }
 }
@@ -340,6 +406,12 @@ impl SiteSpec {
             return Err(format!(
                 "invalid oversize: {} (accepted: up to 1 GiB)",
                 self.oversize_bytes
+            ));
+        }
+        if !(1..=MAX_HOSTS).contains(&self.hosts) {
+            return Err(format!(
+                "invalid hosts: {} (accepted: 1 to {MAX_HOSTS})",
+                self.hosts
             ));
         }
         self.network.validate()
@@ -399,6 +471,38 @@ mod tests {
                 .parse::<FaultProfile>()
                 .unwrap_err()
                 .contains("more than 100%")
+        );
+    }
+
+    #[test]
+    fn hosts_default_to_one_and_are_validated() {
+        // A spec written before hosts existed still parses, as a one-host site without robots.
+        let mut old = serde_json::to_value(SiteSpec::default()).unwrap();
+        for field in ["hosts", "host_naming", "robots"] {
+            old.as_object_mut().unwrap().remove(field);
+        }
+        let spec: SiteSpec = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            (spec.hosts, spec.host_naming, spec.robots),
+            (1, HostNaming::Names, false)
+        );
+        for (hosts, ok) in [(0, false), (1, true), (200, true), (201, false)] {
+            let spec = SiteSpec {
+                hosts,
+                ..Default::default()
+            };
+            let v = spec.validate();
+            assert_eq!(v.is_ok(), ok, "{hosts}: {v:?}");
+            if let Err(e) = v {
+                assert!(e.contains("accepted: 1 to 200"), "{e}");
+            }
+        }
+        assert_eq!("addresses".parse(), Ok(HostNaming::Addresses));
+        assert!(
+            "dns"
+                .parse::<HostNaming>()
+                .unwrap_err()
+                .contains("accepted: names")
         );
     }
 }
