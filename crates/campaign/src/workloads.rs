@@ -1,4 +1,4 @@
-//! The seven workloads, defined once: the campaign publishes them and the criterion benches time
+//! The eight workloads, defined once: the campaign publishes them and the criterion benches time
 //! them, so the two can never measure different things under one name.
 //!
 //! A workload is a site (what the origin serves) and cells (one job per parameter). Sizes depend
@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
-use crawlbench_core::{BackendInfo, ConcurrencyModel, ConnectionPolicy, CrawlJob, CrawlJobBuilder};
-use crawlbench_origin::{LatencyModel, NetworkModel, Site, SiteSpec, TlsKey};
+use crawlbench_core::{
+    BackendInfo, ConcurrencyModel, ConnectionPolicy, CrawlJob, CrawlJobBuilder, Politeness,
+    RobotsRule,
+};
+use crawlbench_origin::{HostNaming, LatencyModel, NetworkModel, Site, SiteSpec, TlsKey};
 
 /// Which size of the suite runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,12 +82,13 @@ pub struct Workload {
 }
 
 /// Every workload name, in report order.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "seed-replica",
     "tls",
     "latency-list",
     "throughput",
     "crawl",
+    "crawl-hosts",
     "concurrency-sweep",
     "faults",
 ];
@@ -97,6 +101,7 @@ pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
         "latency-list" => latency_list(profile),
         "throughput" => throughput(profile),
         "crawl" => crawl(profile),
+        "crawl-hosts" => crawl_hosts(profile),
         "concurrency-sweep" => concurrency_sweep(profile),
         "faults" => faults(profile),
         other => {
@@ -298,6 +303,59 @@ fn crawl(profile: Profile) -> Workload {
     }
 }
 
+/// Per-host politeness, the thing that bounds a real crawler's concurrency: a site spread over H
+/// name-based virtual hosts (one listener, told apart by `Host`; every backend resolves the
+/// names through the job's resolve map), at most 2 requests in flight per host, each host's
+/// robots.txt fetched first and obeyed (a tenth of the pages disallowed, some hosts without
+/// one). The overall limit is H × 2, so only the per-host limit binds; the ideal makespan is the
+/// origin's bound for that (per host ⌈URLs ÷ 2⌉ waves of the delay, and the link chain's depth).
+fn crawl_hosts(profile: Profile) -> Workload {
+    let (hosts, pages_per_host, delay_ms) = profile.pick((10u32, 50u32, 20.0), (50, 200, 20.0));
+    const PER_HOST: usize = 2;
+    let concurrency = hosts as usize * PER_HOST;
+    let site = SiteSpec {
+        pages: hosts * pages_per_host,
+        hosts,
+        host_naming: HostNaming::Names,
+        robots: true,
+        latency: fixed(delay_ms),
+        ..Default::default()
+    };
+    let job = move |site: &Site| {
+        site.crawl_job(10_000_000)
+            .concurrency(concurrency)
+            .politeness(Politeness {
+                connections: Some(PER_HOST),
+                delay: Duration::ZERO,
+            })
+            .robots(RobotsRule::Obey)
+            .build()
+            .expect("valid job")
+    };
+    // The reachable set per host and the link chain do not depend on the port: a site on a
+    // placeholder address states them.
+    let model = Site::new(site.clone(), "http://127.0.0.1:1/".parse().expect("valid"));
+    let model_job = job(&model);
+    let ideal = site.network.ideal_polite_crawl_secs(
+        &model.reachable_per_host(&model_job),
+        concurrency,
+        Some(PER_HOST),
+        Duration::ZERO,
+        Duration::from_secs_f64(delay_ms / 1e3),
+        model.crawl_depth(&model_job),
+    );
+    Workload {
+        name: "crawl-hosts",
+        description: "a crawl over many name-based hosts, at most 2 in flight per host, robots.txt obeyed",
+        site,
+        cells: vec![Cell {
+            parameter: format!("{hosts}x{pages_per_host}"),
+            job: Box::new(move |site, _| job(site)),
+            ideal_secs: Some(ideal),
+        }],
+    }
+}
+
 /// The C10K question: N = 4·C URLs with a long delay, so C requests really wait together.
 /// A backend that cannot reach a C shows the failure with its reason, never a lower C.
 fn concurrency_sweep(profile: Profile) -> Workload {
@@ -371,6 +429,21 @@ pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
             urls.len()
         ),
         Kind::List { urls } => format!("list of {} URLs", urls.len()),
+        Kind::Crawl { .. } if site.hosts > 1 => format!(
+            "crawl of a {}-page site over {} hosts ({}), {} per host, robots.txt {}",
+            site.pages,
+            site.hosts,
+            site.host_naming,
+            job.rules()
+                .politeness
+                .connections
+                .map_or("no limit".to_owned(), |k| format!("{k} in flight")),
+            if job.rules().robots.obeys() {
+                "obeyed"
+            } else {
+                "ignored"
+            }
+        ),
         Kind::Crawl { .. } => format!("crawl of a {}-page site", site.pages),
     };
     format!(

@@ -139,6 +139,12 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
             parameter_axis: "pages",
             ..base
         },
+        "crawl-hosts" => Presentation {
+            parameter: "hosts × pages",
+            parameter_axis: "hosts × pages per host",
+            headline: &[OVER_IDEAL, WALL],
+            ..base
+        },
         "concurrency-sweep" => Presentation {
             parameter: "C",
             parameter_axis: "requests in flight (C, log scale)",
