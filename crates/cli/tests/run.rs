@@ -1,6 +1,8 @@
 //! `crawlbench run` end to end, through the real binary: HTTPS with a new connection per request
 //! across a modelled round trip verifies and reports the origin's connections and handshakes;
-//! network and connection flags that cannot be parsed exit 2 naming what is accepted.
+//! network and connection flags that cannot be parsed exit 2 naming what is accepted; a URL list
+//! and a polite seed crawl (robots.txt, per-host limits) of a server of one's own; bad crawl-rule
+//! flags exit 2 too.
 
 use std::process::Command;
 
@@ -67,6 +69,158 @@ fn bad_network_and_connection_flags_exit_2_saying_what_is_accepted() {
     ] {
         let output = crawlbench()
             .args(["run", "--backend", "tokio-reqwest", "--pages", "5"])
+            .args(&args)
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+/// `crawlbench serve` on a free port, killed on drop: "a server of the user's own".
+struct Served {
+    child: std::process::Child,
+    seed: String,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = crawlbench()
+            .args(["serve", "--port", &port.to_string()])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("serve prints where to crawl from");
+        let seed = first
+            .split("crawl from ")
+            .nth(1)
+            .expect("the first line names the seed")
+            .trim()
+            .to_owned();
+        Self { child, seed }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn report_of(args: &[&str]) -> (CrawlReport, String) {
+    let json = std::env::temp_dir().join(format!(
+        "crawlbench-own-{}-{}.json",
+        std::process::id(),
+        args.len()
+    ));
+    let output = crawlbench()
+        .args(["run", "--backend", "smol-hyper"])
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = serde_json::from_slice(&std::fs::read(&json).expect("written")).expect("parses");
+    let _ = std::fs::remove_file(&json);
+    (report, stdout)
+}
+
+#[test]
+fn url_lists_and_polite_seed_crawls_of_a_server_of_ones_own() {
+    let served = Served::start(&["--pages", "60", "--site-robots", "--delay", "1ms"]);
+    let base = served.seed.trim_end_matches("0.html").to_owned();
+    let list = std::env::temp_dir().join(format!("crawlbench-urls-{}.txt", std::process::id()));
+    std::fs::write(
+        &list,
+        format!("# three pages\n\n{base}1.html\n  {base}2.html\n{base}3.html\n"),
+    )
+    .expect("writable");
+    let (report, _) = report_of(&["--urls", list.to_str().expect("utf-8")]);
+    assert_eq!(report.urls, 3);
+    assert_eq!(report.statuses.get(&200), Some(&3));
+
+    let (report, stdout) = report_of(&[
+        "--seed",
+        &served.seed,
+        "--robots",
+        "--per-host-connections",
+        "2",
+        "--per-host-delay",
+        "2ms",
+    ]);
+    assert!(
+        stdout.contains("per host    at most 2 in flight"),
+        "{stdout}"
+    );
+    assert_eq!(
+        report.outcomes.first().map(|o| o.url.path()),
+        Some("/robots.txt"),
+        "robots.txt comes first"
+    );
+    let skipped = report
+        .outcomes
+        .iter()
+        .filter(|o| o.outcome.to_string() == "robots_disallowed")
+        .count();
+    assert!(skipped > 0, "the site's robots.txt disallows some pages");
+    assert!(report.urls > 60, "the whole site, assets and broken links");
+
+    std::fs::write(&list, format!("{base}1.html\nnot a url\n")).expect("writable");
+    let output = crawlbench()
+        .args(["run", "--backend", "smol-hyper", "--urls"])
+        .arg(&list)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("accepted: one absolute"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(&list);
+}
+
+#[test]
+fn bad_crawl_rule_flags_exit_2_saying_what_is_accepted() {
+    for (args, expected) in [
+        (vec!["--scope", "everywhere"], "accepted: dir, host, domain"),
+        (vec!["--per-host-delay", "soon"], "accepted: 0, 250ms"),
+        (vec!["--per-host-connections", "0"], "per_host_connections"),
+        (vec!["--resolve", "docs.test"], "accepted: NAME:ADDR"),
+        (
+            vec!["--resolve", "docs.test:192.0.2.1"],
+            "--allow-non-loopback",
+        ),
+        (vec!["--hosts", "500"], "accepted: 1 to 200"),
+        (vec!["--crawl-delay"], "--robots"),
+    ] {
+        let output = crawlbench()
+            .args([
+                "run",
+                "--backend",
+                "tokio-reqwest",
+                "--crawl",
+                "--pages",
+                "5",
+            ])
             .args(&args)
             .output()
             .expect("the binary runs");
