@@ -42,26 +42,27 @@
 //!
 //! Everything is a pure function of the spec, the path and how many times that page was asked
 //! for. The parts: `spec` (the parameters and their parsers), `generator` (which page links
-//! where, as data, and the HTML rendered from it), this module (routing a request to its reply),
+//! where, as data, and the HTML rendered from it), `hosts` (how hosts are named and reached),
+//! `robots` (each host's robots.txt), this module (routing a request to its reply),
 //! and `truth` (what a correct client must report, stated from the generator's link graph and
 //! the fault model — never by running the crawler's own fetch policy, frontier or link
 //! extraction, which are what the truth checks).
 
 mod generator;
+mod hosts;
+mod robots;
 mod spec;
 mod truth;
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{sync::OnceLock, time::Duration};
 
 use bytes::Bytes;
-use crawlbench_core::{ResolveMap, ScopeRule, fetch::digest};
+use crawlbench_core::fetch::digest;
 use url::Url;
 
 pub use generator::{Link, SiteFile, Spelling};
+pub use hosts::HOST_DOMAIN;
+use hosts::Host;
 pub use spec::{Fault, FaultProfile, HostNaming, LatencyModel, MAX_HOSTS, SiteSpec, parse_ms};
 use spec::{mix, unit};
 
@@ -123,28 +124,9 @@ pub struct Site {
     ca_pem: Option<String>,
 }
 
-/// One host of the site.
-#[derive(Debug)]
-struct Host {
-    /// The host part of its URLs: `h3.crawl.test`, `127.0.1.4`, or the listener's address.
-    name: String,
-    /// `scheme://name:port` (no port when it is the scheme's default).
-    origin: String,
-}
-
 const SALT_FAULT: u64 = 0x6661_756c_7473;
 const SALT_LINK: u64 = 0x006c_696e_6b73;
 const SALT_DELAY: u64 = 0x0064_656c_6179;
-const SALT_ROBOTS: u64 = 0x726f_626f_7473;
-/// The share of a host's pages its `robots.txt` disallows.
-const ROBOTS_SHARE: f64 = 0.10;
-/// Only a host's first pages (by rank `p / hosts`) are ever disallowed: 10 % of 100,000 is
-/// 10,000 lines of at most 30 bytes, well below the 500 KiB a crawler must parse.
-const ROBOTS_RANKS: u32 = 100_000;
-/// The `Crawl-delay` of hosts with `h % 4 == 1`.
-const CRAWL_DELAY: &str = "0.05";
-/// The registrable domain every host name of [`HostNaming::Names`] shares.
-pub const HOST_DOMAIN: &str = "crawl.test";
 
 /// The filler byte pattern of streamed bodies.
 pub(crate) const FILLER: &[u8] =
@@ -206,10 +188,6 @@ impl Site {
         }
     }
 
-    /// The address of host `h` in [`HostNaming::Addresses`] mode: `127.0.1.{h+1}`.
-    pub fn host_address(h: u32) -> Ipv4Addr {
-        Ipv4Addr::new(127, 0, 1, (h + 1).min(255) as u8)
-    }
     /// The same site, served over HTTPS with a certificate signed by the CA in `ca_pem`.
     pub fn with_ca_pem(mut self, ca_pem: Option<String>) -> Self {
         self.ca_pem = ca_pem;
@@ -253,21 +231,6 @@ impl Site {
             None => builder,
         }
     }
-    /// The scope that takes in every host of a multi-host site (`None` for one host, whose
-    /// crawls keep the default directory scope).
-    pub fn site_scope(&self) -> Option<ScopeRule> {
-        if self.hosts.len() <= 1 {
-            return None;
-        }
-        Some(match self.spec.host_naming {
-            HostNaming::Names => ScopeRule::Domain,
-            HostNaming::Addresses => ScopeRule::Hosts(
-                (0..self.hosts())
-                    .map(|h| format!("{}:{}", self.hosts[h as usize].name, self.port))
-                    .collect(),
-            ),
-        })
-    }
     /// The spec.
     pub fn spec(&self) -> &SiteSpec {
         &self.spec
@@ -280,103 +243,11 @@ impl Site {
     pub fn listen_url(&self) -> &Url {
         &self.listen
     }
-    /// How many hosts the site spans.
-    pub fn hosts(&self) -> u32 {
-        self.hosts.len() as u32
-    }
-    /// The root URL of host `h` (`scheme://host:port/`). Panics past the last host.
-    pub fn host_url(&self, h: u32) -> Url {
-        Url::parse(&format!("{}/", self.host_origin(h))).expect("a valid origin")
-    }
-    /// The host part of host `h`'s URLs (`h3.crawl.test`, `127.0.1.4`, or the listener's
-    /// address on a one-host site). Panics past the last host.
-    pub fn host_name(&self, h: u32) -> &str {
-        &self.hosts[h as usize].name
-    }
-    /// `scheme://host:port` of host `h`.
-    fn host_origin(&self, h: u32) -> &str {
-        &self.hosts[h as usize].origin
-    }
-    /// The names a job must resolve itself to reach this site: with [`HostNaming::Names`] on
-    /// several hosts every name goes to the base listener's address; otherwise none.
-    pub fn resolve_map(&self) -> ResolveMap {
-        let mut map = ResolveMap::default();
-        if self.hosts.len() > 1 && self.spec.host_naming == HostNaming::Names {
-            let ip = self.listen_ip();
-            for host in &self.hosts {
-                map.insert(&host.name, ip);
-            }
-        }
-        map
-    }
-    /// The base listener's IP address.
-    fn listen_ip(&self) -> IpAddr {
-        match self.listen.host() {
-            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
-            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
-    /// The host page `i` lives on.
-    pub fn host_of_page(&self, i: u64) -> u32 {
-        (i % self.hosts.len() as u64) as u32
-    }
-    /// The host `url` names, if it is one of this site's (same scheme and port).
-    pub fn host_of_url(&self, url: &Url) -> Option<u32> {
-        if url.scheme() != self.scheme || url.port_or_known_default() != Some(self.port) {
-            return None;
-        }
-        self.host_of_name(url.host_str()?)
-    }
-    /// The host named `name` (case-insensitive), if the site has it.
-    fn host_of_name(&self, name: &str) -> Option<u32> {
-        if self.hosts.len() == 1 {
-            return name.eq_ignore_ascii_case(&self.hosts[0].name).then_some(0);
-        }
-        let h = match self.spec.host_naming {
-            HostNaming::Names => {
-                let lower = name.to_ascii_lowercase();
-                let n = lower
-                    .strip_prefix('h')?
-                    .strip_suffix(HOST_DOMAIN)?
-                    .strip_suffix('.')?;
-                parse_index(n)?
-            }
-            HostNaming::Addresses => {
-                let [127, 0, 1, x] = name.parse::<Ipv4Addr>().ok()?.octets() else {
-                    return None;
-                };
-                u32::from(x).checked_sub(1)?
-            }
-        };
-        (h < self.hosts()).then_some(h)
-    }
-    /// The host a request's `Host` header (or HTTP/2 `:authority`) names: `None` when it names
-    /// no host of this site, or a port other than the site's. A one-host site answers every
-    /// request as its host, whatever it names (as it always did).
-    pub fn host_of_authority(&self, authority: Option<&str>) -> Option<u32> {
-        if self.hosts.len() == 1 {
-            return Some(0);
-        }
-        let authority = authority?;
-        let (name, port) = match authority.rsplit_once(':') {
-            Some((name, port)) if !port.contains(']') => (name, Some(port.parse::<u16>().ok()?)),
-            _ => (authority, None),
-        };
-        if port.is_some_and(|p| p != self.port) {
-            return None;
-        }
-        self.host_of_name(name)
-    }
     /// The URL of page `i`, on its host.
     pub fn page_url(&self, i: u32) -> Url {
         let host = self.host_of_page(u64::from(i));
         Url::parse(&format!("{}/site/{i}.html", self.host_origin(host)))
             .expect("page paths are valid")
-    }
-    /// The URL of host `h`'s `robots.txt`.
-    pub fn robots_url(&self, h: u32) -> Url {
-        Url::parse(&format!("{}/robots.txt", self.host_origin(h))).expect("a valid URL")
     }
     /// The crawl seed, `/site/0.html`.
     pub fn seed_url(&self) -> Url {
@@ -424,48 +295,6 @@ impl Site {
     /// The number of images under `/site/assets/`.
     fn assets(&self) -> u32 {
         (self.spec.pages / 20).max(1)
-    }
-
-    /// Whether host `h` serves a `robots.txt` (the spec asks for them, and `h % 5 != 4`).
-    pub fn serves_robots(&self, h: u32) -> bool {
-        self.spec.robots && h % 5 != 4
-    }
-
-    /// Whether page `p`'s host's `robots.txt` disallows it (see the module doc for the rule;
-    /// always false on a host that serves none).
-    pub fn robots_disallows(&self, p: u32) -> bool {
-        let hosts = self.hosts();
-        p != 0
-            && p < self.spec.pages
-            && self.serves_robots(p % hosts)
-            && p / hosts < ROBOTS_RANKS
-            && unit(mix(self.spec.seed ^ SALT_ROBOTS ^ mix(u64::from(p)))) < ROBOTS_SHARE
-    }
-
-    /// The `Crawl-delay` host `h`'s `robots.txt` states, if any.
-    pub fn crawl_delay(&self, h: u32) -> Option<Duration> {
-        (self.serves_robots(h) && h % 4 == 1)
-            .then(|| Duration::from_secs_f64(CRAWL_DELAY.parse().expect("a number")))
-    }
-
-    /// The body of host `h`'s `robots.txt` (rendered once; meaningful when it serves one).
-    pub fn robots_body(&self, h: u32) -> Bytes {
-        self.robots[h as usize]
-            .get_or_init(|| {
-                let mut s = format!("# crawlbench origin, host {h}\nUser-agent: *\n");
-                if self.crawl_delay(h).is_some() {
-                    s.push_str(&format!("Crawl-delay: {CRAWL_DELAY}\n"));
-                }
-                let hosts = self.hosts();
-                let last = self.spec.pages.min(ROBOTS_RANKS.saturating_mul(hosts));
-                for p in (h..last).step_by(hosts as usize) {
-                    if self.robots_disallows(p) {
-                        s.push_str(&format!("Disallow: /site/{p}.html\n"));
-                    }
-                }
-                Bytes::from(s)
-            })
-            .clone()
     }
 
     /// The fault injected on page `i`, if any.
@@ -701,6 +530,10 @@ fn parse_index(s: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
+    use crawlbench_core::ScopeRule;
+
     use super::*;
 
     fn site(spec: SiteSpec) -> Site {
