@@ -267,6 +267,9 @@ pub struct Frontier {
     max: usize,
     rules: CrawlRules,
     user_agent: String,
+    /// A list with no per-host limit, handed out in order: no hosts, no text round trip (the
+    /// common load-test case, kept as cheap as a plain queue).
+    plain_list: Option<VecDeque<Url>>,
     /// Unless the job allows other hosts on purpose, the names it resolves to loopback itself:
     /// a link (or a redirect) off loopback is never admitted, whatever the scope says.
     loopback_only: Option<crate::ResolveMap>,
@@ -302,8 +305,13 @@ impl Frontier {
             rules,
             user_agent: job.user_agent().to_owned(),
             loopback_only: (!job.allows_non_loopback()).then(|| job.resolve().clone()),
+            plain_list: None,
         };
         match job.workload() {
+            Workload::List { urls } if !job.rules().politeness.is_limited() => {
+                frontier.plain_list = Some(urls.iter().cloned().collect());
+                frontier.admitted = urls.len();
+            }
             // A built job lists each URL once, so a list's URLs need no `seen` set.
             Workload::List { urls } => {
                 for url in urls {
@@ -435,6 +443,9 @@ impl Frontier {
 
     /// What the crawl loop should do next.
     pub fn next_step(&mut self) -> Next {
+        if let Some(list) = &mut self.plain_list {
+            return list.pop_front().map_or(Next::Idle, Next::Fetch);
+        }
         let now = Instant::now();
         while let Some(&Reverse((t, h))) = self.waiting.peek() {
             if t > now {
