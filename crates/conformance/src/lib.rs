@@ -17,6 +17,8 @@
 //! The individual checks are public so a backend can also call them directly; their signatures
 //! are not a stable API.
 
+mod resolve;
+
 use std::time::{Duration, Instant};
 
 pub use crawlbench_core::Backend;
@@ -27,6 +29,10 @@ use crawlbench_core::{
 use crawlbench_origin::{
     HostNaming, LatencyModel, NetworkModel, OriginConfig, RunningOrigin, SiteSpec, TlsKey,
     site::Fault,
+};
+pub use resolve::{
+    resolve_map_connects_to_the_address_and_sends_the_name,
+    resolve_map_name_is_the_tls_server_name, two_tls_hosts,
 };
 use url::Url;
 
@@ -41,6 +47,8 @@ macro_rules! conformance_suite {
             crawl_through_faults_matches_ground_truth,
             hosts_by_name_crawl_obeys_per_host_limits_and_robots,
             hosts_by_address_crawl_keeps_the_per_host_delay,
+            resolve_map_connects_to_the_address_and_sends_the_name,
+            resolve_map_name_is_the_tls_server_name,
             faults_yield_expected_outcomes,
             no_retries_when_none_allowed,
             concurrency_limit_is_reached_and_never_exceeded,

@@ -1,161 +1,16 @@
-//! The job's resolve map (curl's `--resolve`): a mapped name is connected to at the mapped
-//! address, and still sent as the name — the `Host` header over HTTP, the TLS server name (SNI)
-//! over HTTPS. There is no DNS for `*.crawl.test` here, so ignoring the map is a connect error.
-
-use std::{
-    io::{Read, Write},
-    net::TcpListener,
-    thread::JoinHandle,
-    time::Duration,
-};
+//! surf's own pool across name-based virtual hosts (the resolve map's wire behaviour — Host,
+//! SNI, unmapped names — is checked for every backend by the conformance suite).
 
 use crawlbench_asyncstd_surf::SurfClient;
-use crawlbench_core::{
-    AsyncHttp, ConnectionPolicy, CrawlJob, ErrorKind, FetchError, RawResponse, ResolveMap,
-};
-use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec, TlsKey};
-use url::Url;
+use crawlbench_core::AsyncHttp;
 
-/// A listener on 127.0.0.1 that takes one connection and returns what it received: for plain
-/// HTTP the request head (answered with a small 200), for TLS the first bytes of the ClientHello
-/// (then the connection is dropped).
-fn one_connection(tls: bool) -> (u16, JoinHandle<Vec<u8>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    let server = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("one connection");
-        conn.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("read timeout");
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !(got.windows(4).any(|w| w == b"\r\n\r\n") || tls && got.len() >= 64) {
-            match conn.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        if tls {
-            // Let the rest of the ClientHello arrive (the name may come late in it).
-            std::thread::sleep(Duration::from_millis(100));
-            conn.set_nonblocking(true).expect("nonblocking");
-            while let Ok(n) = conn.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-        } else {
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-        got
-    });
-    (port, server)
-}
-
-fn job_for(url: &Url, policy: ConnectionPolicy) -> CrawlJob {
-    let mut map = ResolveMap::default();
-    map.insert("h1.crawl.test", "127.0.0.1".parse().expect("an address"));
-    CrawlJob::list(vec![url.clone()])
-        .resolve(map)
-        .timeout(Duration::from_secs(5))
-        .retries(0)
-        .connections(policy)
-        .build()
-        .expect("valid job")
-}
-
-/// One attempt through the client, on async-std.
-fn get(url: &Url, policy: ConnectionPolicy) -> Result<RawResponse, FetchError> {
-    let job = job_for(url, policy);
-    let client = SurfClient::new(&job).expect("client");
-    async_std::task::block_on(client.get(url))
-}
-
-#[test]
-fn a_mapped_name_connects_to_its_address_and_sends_the_name() {
-    // Both of http-client's plain paths: its pool (`reuse`) and a connection per request.
-    for policy in ConnectionPolicy::ALL {
-        a_mapped_name_is_fetched_with(policy);
-    }
-}
-
-fn a_mapped_name_is_fetched_with(policy: ConnectionPolicy) {
-    let (port, server) = one_connection(false);
-    let url = Url::parse(&format!("http://h1.crawl.test:{port}/x")).expect("URL");
-    let response = get(&url, policy).expect("fetched");
-    assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
-    let head = String::from_utf8(server.join().expect("server thread")).expect("UTF-8 head");
-    assert!(head.starts_with("GET /x HTTP/1.1\r\n"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains(&format!("\r\nhost: h1.crawl.test:{port}\r\n")),
-        "{head}"
-    );
-}
-
-#[test]
-fn a_mapped_https_name_is_the_tls_server_name() {
-    let (port, server) = one_connection(true);
-    let url = Url::parse(&format!("https://h1.crawl.test:{port}/x")).expect("URL");
-    let err = get(&url, ConnectionPolicy::Reuse).expect_err("the listener speaks no TLS");
-    assert_ne!(err.kind, ErrorKind::Connect, "{}", err.detail);
-    let hello = server.join().expect("server thread");
-    assert_eq!(hello.first(), Some(&0x16), "a TLS handshake record");
-    assert!(
-        hello.windows(13).any(|w| w == b"h1.crawl.test"),
-        "SNI carries the name"
-    );
-}
-
-#[test]
-fn names_outside_the_map_resolve_as_before() {
-    let (port, server) = one_connection(false);
-    let url = Url::parse(&format!("http://localhost:{port}/y")).expect("URL");
-    let response = get(&url, ConnectionPolicy::Reuse).expect("fetched");
-    assert_eq!(response.status, 200);
-    let head = String::from_utf8(server.join().expect("server thread")).expect("UTF-8 head");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains(&format!("\r\nhost: localhost:{port}\r\n")),
-        "{head}"
-    );
-}
-
-/// A two-host TLS site whose names the job resolves (the certificate is checked against each
-/// name): requests alternating between the hosts, one at a time, keep one connection per host —
-/// a surf client keeps one TLS connection per address *and* name, so moving to the other host
+/// Requests alternating between two TLS hosts, one at a time, keep one connection per host — a
+/// surf client keeps one TLS connection per address *and* name, so moving to the other host
 /// does not close the first one's.
 #[test]
 fn each_virtual_host_keeps_its_own_tls_connection() {
-    let origin = RunningOrigin::start(
-        SiteSpec {
-            pages: 8,
-            hosts: 2,
-            tls: Some(TlsKey::EcdsaP256),
-            ..Default::default()
-        },
-        OriginConfig {
-            threads: 1,
-            ..Default::default()
-        },
-    )
-    .expect("the test origin starts on 127.0.0.1:0");
-    let urls = origin.site().list_urls(8).expect("pages");
-    let hosts: std::collections::BTreeSet<_> = urls.iter().filter_map(Url::host_str).collect();
-    assert_eq!(
-        hosts.into_iter().collect::<Vec<_>>(),
-        ["h0.crawl.test", "h1.crawl.test"]
-    );
-    let job = origin
-        .site()
-        .list_job(8)
-        .expect("pages")
-        .concurrency(1)
-        .build()
-        .expect("valid job");
+    let (origin, urls, job) = crawlbench_conformance::two_tls_hosts();
     let client = SurfClient::new(&job).expect("client");
-    origin.reset();
     async_std::task::block_on(async {
         for url in &urls {
             let response = client.get(url).await.expect("fetched");
