@@ -82,6 +82,9 @@ fn bad_network_and_connection_flags_exit_2_saying_what_is_accepted() {
 struct Served {
     child: std::process::Child,
     seed: String,
+    /// Its stdout, kept open while it runs: `serve` prints more after the seed's line, and a
+    /// closed pipe would make that print fail.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Served {
@@ -99,7 +102,8 @@ impl Served {
             .expect("serve starts");
         let stdout = child.stdout.take().expect("piped");
         let mut first = String::new();
-        std::io::BufReader::new(stdout)
+        let mut stdout = std::io::BufReader::new(stdout);
+        stdout
             .read_line(&mut first)
             .expect("serve prints where to crawl from");
         let seed = first
@@ -108,7 +112,11 @@ impl Served {
             .expect("the first line names the seed")
             .trim()
             .to_owned();
-        Self { child, seed }
+        Self {
+            child,
+            seed,
+            _stdout: stdout,
+        }
     }
 }
 
