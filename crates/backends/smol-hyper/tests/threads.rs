@@ -14,13 +14,19 @@ use crawlbench_core::{Backend, CrawlJob};
 use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec};
 use crawlbench_smol_hyper::SmolHyper;
 
-/// Threads of this process whose name marks them as the backend's executor helpers.
+/// Helper threads of this process, counted by distinct name (`smol-exec-1`, `smol-exec-2`, …).
+///
+/// Distinct names, not threads: a thread that a helper spawns (async-io's driver, a `blocking`
+/// pool thread) carries its parent's name from `clone` until it names itself, and a sample that
+/// lands in that window would count one helper twice. CI saw exactly that once under load.
 fn helper_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("procfs")
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
         .filter(|name| name.starts_with("smol-exec-"))
-        .count()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 /// Runs a slow list on `backend` and returns the most helper threads seen during the run.
