@@ -585,13 +585,14 @@ pub fn refused_connections_are_outcomes(backend: &dyn Backend) {
 
 /// A job beyond the backend's declared limit is refused with a message naming the limit; a
 /// backend without a limit runs a job far above the usual sizes' concurrency (more slots than
-/// URLs) without trouble.
+/// URLs) without trouble; one process with a socket per request is refused past its open-file
+/// budget, naming the file limit.
 pub fn over_limit_job_is_refused(backend: &dyn Backend) {
     let info = backend.info();
     let url = Url::parse("http://127.0.0.1:9/never-fetched").expect("valid");
     match info.max_concurrency {
         Some(max) => {
-            let job = CrawlJob::list(vec![url])
+            let job = CrawlJob::list(vec![url.clone()])
                 .concurrency(max + 1)
                 .build()
                 .expect("valid job");
@@ -620,6 +621,36 @@ pub fn over_limit_job_is_refused(backend: &dyn Backend) {
                 .expect("valid job");
             let report = run_and_verify(backend, &origin, &job);
             assert_eq!(report.peak_in_flight, 10);
+        }
+    }
+    // One process holding one socket per in-flight request stops at its open-file limit: a job
+    // past it is refused by name before anything starts, never failed halfway on EMFILE.
+    let one_socket_each = info.http == crawlbench_core::HttpVersion::Http1
+        && !matches!(
+            info.model,
+            crawlbench_core::ConcurrencyModel::Processes
+                | crawlbench_core::ConcurrencyModel::AsyncProcesses
+        );
+    if let (true, Some(budget)) = (
+        one_socket_each,
+        crawlbench_core::resources::connection_budget(),
+    ) {
+        let urls = (0..=budget)
+            .map(|i| url.join(&format!("/{i}")).expect("valid"))
+            .collect();
+        let job = CrawlJob::list(urls)
+            .concurrency(budget + 1)
+            .build()
+            .expect("valid job");
+        match backend.run(&job) {
+            Err(err @ BackendError::Unsupported { .. }) => {
+                let msg = err.to_string();
+                assert!(msg.contains("file limit"), "{}: {msg}", info.name);
+            }
+            other => panic!(
+                "{}: expected a file-limit refusal above {budget}, got {other:?}",
+                info.name
+            ),
         }
     }
 }

@@ -145,7 +145,8 @@ pub enum BackendError {
 
 impl BackendInfo {
     /// Refuses `job` when it asks for something this backend does not do: more concurrency than
-    /// [`BackendInfo::max_concurrency`], `https://` without TLS, a connection policy it lacks.
+    /// [`BackendInfo::max_concurrency`], `https://` without TLS, a connection policy it lacks, a
+    /// process count when it is not a [`ConcurrencyModel::AsyncProcesses`] backend.
     /// The error names the backend and what it supports.
     pub fn check_job(&self, job: &CrawlJob) -> Result<(), BackendError> {
         if job.uses_tls() && self.tls.is_none() {
@@ -168,6 +169,44 @@ impl BackendInfo {
                     "connection policy {} is not implemented (accepted: {})",
                     job.connections(),
                     accepted.join(", ")
+                ),
+            });
+        }
+        if let Some(k) = job.processes()
+            && self.model != ConcurrencyModel::AsyncProcesses
+        {
+            return Err(BackendError::Unsupported {
+                backend: self.name.clone(),
+                reason: format!(
+                    "it does not spread work over a chosen number of processes, so processes = \
+                     {k} cannot apply (accepted: no process count; the {} backends take one)",
+                    ConcurrencyModel::AsyncProcesses.label()
+                ),
+            });
+        }
+        // One process, one socket per in-flight request (HTTP/1.1, or any fresh connection):
+        // the open-file limit is where it stops, so say so rather than fail on EMFILE midway.
+        let socket_per_request =
+            self.http == HttpVersion::Http1 || job.connections() == ConnectionPolicy::Fresh;
+        if socket_per_request
+            && !matches!(
+                self.model,
+                ConcurrencyModel::Processes | ConcurrencyModel::AsyncProcesses
+            )
+            && let Some(budget) = crate::resources::connection_budget()
+            && job.concurrency().min(job.max_urls()) > budget
+        {
+            return Err(BackendError::Unsupported {
+                backend: self.name.clone(),
+                reason: format!(
+                    "file limit: concurrency {} needs that many sockets in one process, above \
+                     its connection budget of {budget} (the hard open-file limit of {} less {} \
+                     for everything else; accepted: 1 to {budget}; a {} backend spreads them \
+                     over processes)",
+                    job.concurrency(),
+                    budget as u64 + crate::resources::FD_RESERVE,
+                    crate::resources::FD_RESERVE,
+                    ConcurrencyModel::AsyncProcesses.label()
                 ),
             });
         }
@@ -236,5 +275,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("fresh") && e.contains("accepted: reuse"), "{e}");
+    }
+
+    #[test]
+    fn one_process_is_refused_past_its_file_limit_and_a_process_count() {
+        let url = url::Url::parse("http://127.0.0.1:1/a").unwrap();
+        let budget = crate::resources::connection_budget().expect("a finite hard limit");
+        let urls: Vec<url::Url> = (0..=budget)
+            .map(|i| url.join(&format!("/{i}")).unwrap())
+            .collect();
+        let over = CrawlJob::list(urls)
+            .concurrency(budget + 1)
+            .build()
+            .unwrap();
+        // More concurrency than URLs: only as many sockets as URLs can ever be open.
+        let few = CrawlJob::list(vec![url.clone()])
+            .concurrency(budget + 1)
+            .build()
+            .unwrap();
+        let at = CrawlJob::list(vec![url.clone()])
+            .concurrency(budget)
+            .build()
+            .unwrap();
+        let threads = info(None, ConnectionPolicy::ALL.to_vec());
+        let e = threads.check_job(&over).unwrap_err().to_string();
+        assert!(
+            e.contains("file limit") && e.contains(&format!("1 to {budget}")),
+            "{e}"
+        );
+        threads.check_job(&at).unwrap();
+        threads.check_job(&few).unwrap();
+        // HTTP/2 multiplexes in-flight requests over few sockets: no file limit to hit.
+        let h2 = BackendInfo {
+            http: HttpVersion::Http2,
+            ..threads.clone()
+        };
+        h2.check_job(&over).unwrap();
+        // Worker processes each hold a share.
+        let processes = BackendInfo {
+            model: ConcurrencyModel::AsyncProcesses,
+            ..threads.clone()
+        };
+        processes.check_job(&over).unwrap();
+        let three = CrawlJob::list(vec![url]).processes(3).build().unwrap();
+        processes.check_job(&three).unwrap();
+        let e = threads.check_job(&three).unwrap_err().to_string();
+        assert!(e.contains("processes = 3"), "{e}");
     }
 }

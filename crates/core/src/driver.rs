@@ -51,6 +51,7 @@ where
     Fut: Future<Output = FetchOutcome>,
 {
     let mut frontier = Frontier::new(job);
+    let mut ramp = Ramp::new(job);
     let mut in_flight = FuturesUnordered::new();
     let mut driven = Driven {
         // Capped so a huge max_pages does not reserve memory it may never use.
@@ -64,6 +65,10 @@ where
         }
         let mut wake_at = None;
         while in_flight.len() < job.concurrency() {
+            if let Some(t) = ramp.not_before() {
+                wake_at = Some(t);
+                break;
+            }
             let url = match frontier.next_step() {
                 Next::Fetch(url) => url,
                 Next::Settled(outcome) => {
@@ -82,6 +87,7 @@ where
             // is back in this loop: queueing in an executor, a hand-off to a thread pool or a
             // worker process's IPC hops are what the models differ in, so they must count.
             let dispatched = Instant::now();
+            ramp.started();
             in_flight.push(dispatch(url).map(move |mut outcome| {
                 outcome.latency_us = dispatched.elapsed().as_micros() as u64;
                 outcome
@@ -91,7 +97,8 @@ where
         if in_flight.is_empty() && wake_at.is_none() {
             break;
         }
-        // A per-host delay that ends before any fetch does wakes the loop: a timer thread
+        // A per-host delay (or the ramp's next start) that ends before any fetch does wakes the
+        // loop: a timer thread
         // (futures-timer) rather than a runtime's, so the core stays runtime-free.
         let timer = match wake_at {
             Some(t) => Either::Left(futures_timer::Delay::new(
@@ -123,6 +130,46 @@ where
         }
     }
     driven
+}
+
+/// The connection ramp ([`CrawlJob::ramp`]): the first `concurrency` dispatches start no faster
+/// than `per_sec` — dispatch k at `k ÷ per_sec` seconds after the first — so 100,000 connects do
+/// not arrive at once and overflow the SYN and accept queues. Later dispatches each replace a
+/// finished request and are not paced. When the loop wakes late it starts every dispatch whose
+/// time has come at once, so a coarse timer costs no throughput.
+struct Ramp {
+    per_sec: Option<f64>,
+    /// Dispatches the ramp still paces.
+    limit: usize,
+    started: usize,
+    first: Option<Instant>,
+}
+
+impl Ramp {
+    fn new(job: &CrawlJob) -> Self {
+        Self {
+            per_sec: job.ramp(),
+            limit: job.concurrency(),
+            started: 0,
+            first: None,
+        }
+    }
+
+    /// When the next dispatch may start, if that is still in the future.
+    fn not_before(&self) -> Option<Instant> {
+        let per_sec = self.per_sec?;
+        let first = self.first?;
+        if self.started >= self.limit {
+            return None;
+        }
+        let at = first + std::time::Duration::from_secs_f64(self.started as f64 / per_sec);
+        (at > Instant::now()).then_some(at)
+    }
+
+    fn started(&mut self) {
+        self.first.get_or_insert_with(Instant::now);
+        self.started += 1;
+    }
 }
 
 /// The outcome recorded when the machinery running a fetch lost it (a panicked task or thread,
@@ -287,6 +334,45 @@ mod tests {
             http: crate::HttpVersion::Http1,
             connection_policies: vec![crate::ConnectionPolicy::Reuse],
         }
+    }
+
+    #[test]
+    fn the_ramp_paces_the_first_wave_only() {
+        // 20 in flight at 200 per second: dispatch k of the first 20 starts no earlier than
+        // k × 5 ms after the first; the second wave replaces finished requests at once.
+        let urls: Vec<Url> = (0..40)
+            .map(|i| Url::parse(&format!("http://127.0.0.1:1/{i}")).unwrap())
+            .collect();
+        let job = CrawlJob::list(urls)
+            .concurrency(20)
+            .ramp(200.0)
+            .build()
+            .unwrap();
+        let starts = Mutex::new(Vec::new());
+        let begun = Instant::now();
+        let driven = futures_executor::block_on(drive(&job, |url| {
+            starts.lock().unwrap().push(begun.elapsed());
+            async move {
+                futures_timer::Delay::new(Duration::from_millis(150)).await;
+                FetchOutcome::settled(url, ErrorKind::Other, "not fetched")
+            }
+        }));
+        assert_eq!(driven.outcomes.len(), 40);
+        let starts = starts.into_inner().unwrap();
+        let first = starts[0];
+        for (k, at) in starts.iter().enumerate().take(20) {
+            let due = first + Duration::from_millis(5 * k as u64);
+            assert!(
+                *at >= due,
+                "dispatch {k} at {at:?}, due no earlier than {due:?}"
+            );
+        }
+        // The first wave took about 95 ms to start, not 0 (a ramp that did nothing fails here)
+        // and not the whole run (generous: a loaded machine wakes late).
+        assert!(starts[19] - first >= Duration::from_millis(95));
+        assert!(starts[19] - first < Duration::from_secs(5));
+        // Unpaced second wave: each starts when a first-wave request ends, ~150 ms after it.
+        assert!(starts[20] >= first + Duration::from_millis(150));
     }
 
     #[test]

@@ -203,7 +203,27 @@ pub struct CrawlJobBuilder {
     /// Names the job resolves itself (lists and crawls).
     #[serde(default)]
     resolve: ResolveMap,
+    /// New requests started per second while the first `concurrency` start (the connection
+    /// ramp); `None` starts them all at once.
+    #[serde(default)]
+    ramp: Option<f64>,
+    /// Worker processes for a multi-process backend; `None` lets it choose. A backend that runs
+    /// in one process refuses a job that sets it ([`crate::BackendInfo::check_job`]).
+    #[serde(default)]
+    processes: Option<usize>,
+    /// How long a multi-process backend's worker may stay silent before it is presumed stopped
+    /// (SIGSTOP, a deadlock), killed and its URLs given to another; `None`: the default,
+    /// [`DEFAULT_WORKER_WATCHDOG`].
+    #[serde(default, with = "opt_duration_ms")]
+    worker_watchdog: Option<Duration>,
 }
+
+/// How long a worker process may stay silent (no frame, not even its heartbeat) before a
+/// multi-process backend presumes it stopped: 5 s, twenty heartbeats.
+pub const DEFAULT_WORKER_WATCHDOG: Duration = Duration::from_secs(5);
+
+/// The most worker processes a job may ask for.
+pub const MAX_PROCESSES: usize = 1024;
 
 /// The largest accepted in-flight limit. Far past C10K, still a number a machine can hold
 /// (each request needs a socket on each side of the connection).
@@ -278,6 +298,18 @@ impl CrawlJob {
     /// Scope, politeness, robots.txt and nofollow; meaningful for crawls.
     pub fn rules(&self) -> &CrawlRules {
         &self.spec.rules
+    }
+    /// New requests started per second until `concurrency` are in flight (`None`: all at once).
+    pub fn ramp(&self) -> Option<f64> {
+        self.spec.ramp
+    }
+    /// Worker processes asked for (multi-process backends only).
+    pub fn processes(&self) -> Option<usize> {
+        self.spec.processes
+    }
+    /// How long a worker process may stay silent before it is presumed stopped.
+    pub fn worker_watchdog(&self) -> Duration {
+        self.spec.worker_watchdog.unwrap_or(DEFAULT_WORKER_WATCHDOG)
     }
     /// Names this job resolves itself, to the addresses every backend must connect to.
     pub fn resolve(&self) -> &ResolveMap {
@@ -362,6 +394,9 @@ impl CrawlJobBuilder {
             echo_argument: None,
             rules: CrawlRules::default(),
             resolve: ResolveMap::default(),
+            ramp: None,
+            processes: None,
+            worker_watchdog: None,
         }
     }
     /// All crawl rules at once.
@@ -392,6 +427,24 @@ impl CrawlJobBuilder {
     /// Resolves these names to these addresses (replacing any earlier map).
     pub fn resolve(mut self, map: ResolveMap) -> Self {
         self.resolve = map;
+        self
+    }
+    /// Starts at most `per_sec` new requests per second until `concurrency` are in flight (the
+    /// connection ramp: 100,000 connects at once overflow the SYN and accept queues). Accepted:
+    /// 1 to 10,000,000 per second. Default: no ramp.
+    pub fn ramp(mut self, per_sec: f64) -> Self {
+        self.ramp = Some(per_sec);
+        self
+    }
+    /// Worker processes for a multi-process backend (1 ..= [`MAX_PROCESSES`]).
+    pub fn processes(mut self, k: usize) -> Self {
+        self.processes = Some(k);
+        self
+    }
+    /// How long a worker process may stay silent before it is presumed stopped (100 ms ..= 1 h).
+    /// Default [`DEFAULT_WORKER_WATCHDOG`].
+    pub fn worker_watchdog(mut self, silence: Duration) -> Self {
+        self.worker_watchdog = Some(silence);
         self
     }
     /// Reuse connections or open one per request. Default [`ConnectionPolicy::Reuse`].
@@ -469,6 +522,21 @@ impl CrawlJobBuilder {
                 format!("{:?}", self.timeout),
                 "1ms to 1h",
             ));
+        }
+        if let Some(r) = self.ramp
+            && !(1.0..=1e7).contains(&r)
+        {
+            return Err(invalid("ramp", r, "1 to 10000000 new requests per second"));
+        }
+        if let Some(k) = self.processes
+            && !(1..=MAX_PROCESSES).contains(&k)
+        {
+            return Err(invalid("processes", k, "1 to 1024"));
+        }
+        if let Some(w) = self.worker_watchdog
+            && (w < Duration::from_millis(100) || w > Duration::from_secs(3600))
+        {
+            return Err(invalid("worker_watchdog", format!("{w:?}"), "100ms to 1h"));
         }
         if self.retries > 10 {
             return Err(invalid("retries", self.retries, "0 to 10"));
@@ -615,6 +683,25 @@ pub(crate) mod duration_ms {
     }
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// An optional [`Duration`] as whole milliseconds (absent or `null` for none).
+pub(crate) mod opt_duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
     }
 }
 

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod child;
 pub mod driver;
 pub mod fetch;
 pub mod frontier;

@@ -67,6 +67,32 @@ pub struct OriginStats {
     /// delays a single request met on the way).
     #[serde(default)]
     pub host_arrivals: Vec<HostArrivals>,
+    /// Per origin process, its own share and cost (empty for an in-process origin; one entry for
+    /// a child origin; one per member when several processes share the port). With several
+    /// members the totals above are sums over them, except `peak_in_flight`: the most requests
+    /// proven in flight across members at once (per 10 ms of `CLOCK_MONOTONIC`, the sum of each
+    /// member's fewest in flight — a lower bound), and `host_peak_in_flight`: the sum of the
+    /// members' own peaks (an upper bound).
+    #[serde(default)]
+    pub processes: Vec<OriginProcessStats>,
+}
+
+/// One origin process's share of a run (see [`OriginStats::processes`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OriginProcessStats {
+    /// Its process id.
+    pub pid: u32,
+    /// Requests it received.
+    pub requests: u64,
+    /// Connections it accepted.
+    pub connections: u64,
+    /// The most requests it was handling at once.
+    pub peak_in_flight: u64,
+    /// Its CPU seconds (user + system) since the last reset.
+    pub cpu_secs: f64,
+    /// Its peak resident set size (`VmHWM`) since the last reset, in bytes (the lifetime peak
+    /// where the kernel cannot reset it).
+    pub peak_rss_bytes: u64,
 }
 
 /// One host's arrivals at the origin (see [`OriginStats::host_arrivals`]).

@@ -166,6 +166,31 @@ impl Meter {
     }
 }
 
+/// Descriptors a process keeps for everything but its connections: the runtime's epoll and
+/// eventfds, pipes to workers or the origin, files it reads, TLS roots, the allocator's maps.
+pub const FD_RESERVE: u64 = 1_000;
+
+/// The process's hard open-file limit (`RLIMIT_NOFILE`), the ceiling no process can raise itself
+/// past (20,000 on this project's machines); `None` when it cannot be read or is unlimited.
+pub fn fd_hard_limit() -> Option<u64> {
+    // SAFETY: getrlimit writes a plain C struct we own.
+    let lim = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        lim
+    };
+    (lim.rlim_max != libc::RLIM_INFINITY).then_some(lim.rlim_max as u64)
+}
+
+/// How many connections one process can hold open at once: the hard open-file limit less
+/// [`FD_RESERVE`]. Each HTTP/1.1 request in flight holds one socket, so this is the most
+/// in-flight requests one process can have (19,000 here); `None` when the limit is unknown.
+pub fn connection_budget() -> Option<usize> {
+    fd_hard_limit().map(|hard| hard.saturating_sub(FD_RESERVE) as usize)
+}
+
 /// Raises the soft open-file limit to the hard limit and returns `(soft, hard)` afterwards.
 ///
 /// Every connection costs a descriptor; the default soft limit (often 1,024) would cap a C10K run
