@@ -48,10 +48,12 @@ pub fn main(name: &str) {
         eprintln!("bench {name}: cannot find this executable: {e}");
         std::process::exit(1);
     });
-    let mut origin = host.start_origin(&workload.site).unwrap_or_else(|e| {
-        eprintln!("bench {name}: cannot start the origin: {e}");
-        std::process::exit(1);
-    });
+    let mut origin = host
+        .start_origin_with(&workload.site, None, workload.origin_processes)
+        .unwrap_or_else(|e| {
+            eprintln!("bench {name}: cannot start the origin: {e}");
+            std::process::exit(1);
+        });
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(1))

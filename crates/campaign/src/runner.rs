@@ -2,7 +2,9 @@
 //! rounds, each running every backend once in an order shuffled from the recorded seed. Every
 //! run is a fresh child process going through the one verified-run path, against an origin
 //! (its own process, one per workload) reset before every run, so every backend of a round meets
-//! the same origin state.
+//! the same origin state. A workload whose concurrency one process's open-file limit cannot hold
+//! is served by several origin processes on one port (`Workload::origin_processes`,
+//! `SO_REUSEPORT`), reset and read together ([`OriginProcess::spawn_cluster`]).
 //!
 //! Raw runs are appended to `runs.jsonl` as they finish, so an interrupted or failed campaign
 //! loses nothing already measured; [`crate::summarize`] turns them into `report.json`.
@@ -33,36 +35,41 @@ pub struct Host {
     pub program: PathBuf,
     /// Arguments that make it answer one run request ([`crate::child::serve_run_request`]).
     pub run_args: Vec<String>,
-    /// Arguments that make it serve the origin on stdio for a site spec given as JSON after
-    /// them, optionally followed by a thread count
-    /// ([`crawlbench_origin::process::serve_stdio`]).
-    pub origin_args: Vec<String>,
+    /// The arguments that make it serve the origin on stdio
+    /// ([`crawlbench_origin::process::serve_stdio`]) for a site spec (JSON), with a thread
+    /// count (default: one per core) and, for a member of several, a port to share with
+    /// `SO_REUSEPORT` (0 for a free one). The binary that parses them formats them (the CLI's
+    /// `Role`), so parent and child cannot disagree.
+    pub origin_args: fn(&str, Option<usize>, Option<u16>) -> Vec<String>,
     /// Every registered backend, in registry order.
     pub backends: Vec<BackendInfo>,
 }
 
 impl Host {
-    /// A child-process origin serving `spec` on one thread per core.
+    /// A child-process origin serving `spec`: one process, one thread per core.
     pub fn start_origin(&self, spec: &SiteSpec) -> std::io::Result<OriginProcess> {
-        self.start_origin_with_threads(spec, None)
+        self.start_origin_with(spec, None, 1)
     }
 
-    /// The same with `threads` server threads (default: one per core).
-    pub fn start_origin_with_threads(
+    /// An origin of `processes` child processes sharing one port (`SO_REUSEPORT` when more than
+    /// one), each with `threads` server threads (default: one per core). More than one process
+    /// is refused for a multi-host or HTTPS site ([`OriginProcess::spawn_cluster`]).
+    pub fn start_origin_with(
         &self,
         spec: &SiteSpec,
         threads: Option<usize>,
+        processes: usize,
     ) -> std::io::Result<OriginProcess> {
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.origin_args)
-            .arg(serde_json::to_string(spec).map_err(std::io::Error::other)?);
-        if let Some(t) = threads {
-            cmd.arg(t.max(1).to_string());
-        }
-        // Its own process group: a terminal's Ctrl-C reaches the campaign, which stops it in
-        // order.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        OriginProcess::spawn(cmd, spec.clone())
+        let json = serde_json::to_string(spec).map_err(std::io::Error::other)?;
+        let command = |reuse_port: Option<u16>| {
+            let mut cmd = Command::new(&self.program);
+            cmd.args((self.origin_args)(&json, threads, reuse_port));
+            // Its own process group: a terminal's Ctrl-C reaches the campaign, which stops it
+            // in order.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            cmd
+        };
+        OriginProcess::spawn_cluster(command, spec.clone(), processes)
     }
 
     /// `info`'s backend, run in a fresh child per job.
@@ -139,6 +146,27 @@ pub fn metrics_of(report: &CrawlReport, ideal_secs: Option<f64>) -> Vec<(Metric,
             origin.tls_handshake_cpu_secs * 1e6 / requests,
         ));
     }
+    if let Some(origin) = &report.origin {
+        m.push((Metric::OriginPeakInFlight, origin.peak_in_flight as f64));
+        // Per request the origin proves was in flight at once: memory a client holds for a
+        // request it only *thinks* it has in flight would otherwise look cheaper.
+        if origin.peak_in_flight > 0 {
+            m.push((
+                Metric::RssBytesPerInFlight,
+                report.resources.peak_rss_sum_bytes() as f64 / origin.peak_in_flight as f64,
+            ));
+        }
+        if !origin.processes.is_empty() {
+            m.push((
+                Metric::OriginPeakRssBytes,
+                origin
+                    .processes
+                    .iter()
+                    .map(|p| p.peak_rss_bytes)
+                    .sum::<u64>() as f64,
+            ));
+        }
+    }
     m
 }
 
@@ -184,7 +212,7 @@ pub fn run_workload(
     stop: &Arc<AtomicBool>,
 ) -> Result<(), String> {
     let mut origin = host
-        .start_origin(&workload.site)
+        .start_origin_with(&workload.site, None, workload.origin_processes)
         .map_err(|e| format!("{}: cannot start the origin: {e}", workload.name))?;
     let site = Arc::clone(origin.site());
     for cell in &workload.cells {

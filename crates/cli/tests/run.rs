@@ -89,33 +89,31 @@ struct Served {
 
 impl Served {
     fn start(args: &[&str]) -> Self {
-        use std::io::BufRead;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut child = crawlbench()
+        let mut command = crawlbench();
+        command
             .args(["serve", "--port", &port.to_string()])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut first = String::new();
-        let mut stdout = std::io::BufReader::new(stdout);
-        stdout
-            .read_line(&mut first)
-            .expect("serve prints where to crawl from");
-        let seed = first
+            .args(args);
+        let ready = crawlbench_core::child::ReadyChild::spawn(
+            command,
+            "crawlbench serve",
+            std::time::Duration::from_secs(60),
+        )
+        .expect("serve prints where to crawl from");
+        let seed = ready
+            .ready_line
             .split("crawl from ")
             .nth(1)
             .expect("the first line names the seed")
             .trim()
             .to_owned();
         Self {
-            child,
+            child: ready.child,
             seed,
-            _stdout: stdout,
+            _stdout: ready.stdout,
         }
     }
 }

@@ -14,7 +14,10 @@
 //!   types; [`tls`] issues each run's CA and server certificate.
 //! - [`verified`] is the one path for a verified run: reset, run, counters, verdict.
 //! - [`process`] runs the server as a child process for measured runs, so the origin's CPU and
-//!   memory are never counted as the client's, and talks to it over a line protocol on stdio.
+//!   memory are never counted as the client's, and talks to it over a line protocol on stdio —
+//!   or as several processes sharing one port (`SO_REUSEPORT`) when one process's open-file
+//!   limit would cap the connections a run needs; [`timeline`] proves how many requests were
+//!   in flight across them at once.
 
 #![deny(missing_docs)]
 
@@ -23,6 +26,7 @@ pub mod process;
 mod respond;
 pub mod server;
 pub mod site;
+pub mod timeline;
 pub mod tls;
 pub mod verified;
 

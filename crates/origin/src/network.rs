@@ -82,6 +82,16 @@ impl NetworkModel {
         }
     }
 
+    /// What a connection ramp ([`crawlbench_core::CrawlJob::ramp`]) adds to a list's ideal
+    /// makespan: the last of the first wave's `min(n, concurrency)` requests starts
+    /// `(min(n, c) − 1) ÷ ramp` seconds after the first, and every later wave follows it by one
+    /// request time — so with requests of equal length the ramp adds exactly this, once.
+    pub fn ramp_secs(n: usize, concurrency: usize, ramp: Option<f64>) -> f64 {
+        ramp.map_or(0.0, |per_sec| {
+            n.min(concurrency).saturating_sub(1) as f64 / per_sec
+        })
+    }
+
     /// A lower bound on the makespan of a polite crawl that requests `pages_per_host[h]` URLs
     /// of host `h` (see `Site::reachable_per_host`), `concurrency` in flight overall, at most
     /// `per_host_connections` (`None`: no limit but the overall one) in flight at one host, and

@@ -8,6 +8,12 @@
 //! backend's latency. The kernel caps the backlog at `net.core.somaxconn`; the effective value
 //! is reported in [`OriginStats::listen_backlog`].
 //!
+//! Several origin processes can serve one site on one port ([`OriginConfig::reuse_port`],
+//! [`OriginConfig::port`]): with `SO_REUSEPORT` the kernel spreads incoming connections over
+//! every process's listener, so together they hold more connections than one process's
+//! open-file limit allows. Each process then also records its in-flight count over time
+//! ([`crate::timeline`]) so the cluster's concurrency can be proven from all of them.
+//!
 //! Delays use tokio timers, never a blocked thread, so a slow site costs the origin no threads.
 //!
 //! A multi-host site ([`crate::site`]) is served by one listener that tells hosts apart by the
@@ -27,7 +33,7 @@ use std::{
         atomic::{AtomicU32, AtomicU64, Ordering},
     },
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use std::future::Future as _;
@@ -46,6 +52,7 @@ use crate::{
     network::NetworkModel,
     respond::{InjectedReset, SiteBody, respond},
     site::{HOST_DOMAIN, HostNaming, Site, SiteSpec},
+    timeline::{InFlightTimeline, Step, monotonic_ns},
     tls::{CpuTimed, issue_for},
 };
 
@@ -58,6 +65,12 @@ pub struct OriginConfig {
     pub threads: usize,
     /// Requested listen backlog (the kernel caps it at `net.core.somaxconn`). Default 65,535.
     pub backlog: u32,
+    /// Sets `SO_REUSEPORT` on every listener, so other origin processes can listen on the same
+    /// port and share its connections (the kernel spreads them). Default false.
+    pub reuse_port: bool,
+    /// The port to listen on, overriding `bind`'s: the base listener's and, for a site whose
+    /// hosts are addresses, every host address's. `None`: `bind`'s port (0 picks a free one).
+    pub port: Option<u16>,
 }
 
 impl Default for OriginConfig {
@@ -66,6 +79,8 @@ impl Default for OriginConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             backlog: 65_535,
+            reuse_port: false,
+            port: None,
         }
     }
 }
@@ -83,6 +98,8 @@ struct Counters {
     attempts: Vec<AtomicU32>,
     /// Per host of the site.
     hosts: Vec<HostCounters>,
+    /// The in-flight count over time, for a cluster's proven concurrency.
+    timeline: Mutex<InFlightTimeline>,
 }
 
 /// One host's counters.
@@ -90,18 +107,25 @@ struct Counters {
 struct HostCounters {
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
-    /// Requests that arrived, and when the first and the last did.
-    arrivals: Mutex<(u64, Option<(Instant, Instant)>)>,
+    /// Requests that arrived, and when the first and the last did (`CLOCK_MONOTONIC`
+    /// nanoseconds, comparable between processes).
+    arrivals: Mutex<(u64, Option<(u64, u64)>)>,
 }
 
 impl Counters {
     /// Records a request's arrival at `host`.
     fn arrive(&self, host: &HostCounters) {
-        let now = Instant::now();
+        let now = monotonic_ns();
         let mut arrivals = host.arrivals.lock().unwrap_or_else(|p| p.into_inner());
         arrivals.0 += 1;
         let first = arrivals.1.map_or(now, |(first, _)| first);
         arrivals.1 = Some((first, now));
+    }
+}
+
+impl Counters {
+    fn timeline(&self) -> std::sync::MutexGuard<'_, InFlightTimeline> {
+        self.timeline.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -110,6 +134,7 @@ impl<'a> InFlight<'a> {
     fn enter(c: &'a Counters, host: Option<&'a HostCounters>) -> Self {
         let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         c.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        c.timeline().enter(monotonic_ns());
         if let Some(h) = host {
             let now = h.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             h.peak_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -120,6 +145,7 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.timeline().leave(monotonic_ns());
         if let Some(h) = self.1 {
             h.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
@@ -251,13 +277,30 @@ impl RunningOrigin {
                     let (requests, span) = *h.arrivals.lock().unwrap_or_else(|p| p.into_inner());
                     HostArrivals {
                         requests,
-                        first_to_last_us: span.map_or(0, |(first, last)| {
-                            last.saturating_duration_since(first).as_micros() as u64
-                        }),
+                        first_to_last_us: span
+                            .map_or(0, |(first, last)| last.saturating_sub(first) / 1_000),
                     }
                 })
                 .collect(),
+            processes: Vec::new(),
         }
+    }
+
+    /// Its in-flight count over time since the last reset ([`crate::timeline`]), for combining
+    /// with other processes serving the same port.
+    pub fn in_flight_steps(&self) -> Vec<Step> {
+        self.counters.timeline().steps().to_vec()
+    }
+
+    /// Per host, when the first and the last request since the last reset arrived
+    /// (`CLOCK_MONOTONIC` nanoseconds, comparable between processes); `None` for a host that
+    /// got none.
+    pub fn host_arrival_spans_ns(&self) -> Vec<Option<(u64, u64)>> {
+        self.counters
+            .hosts
+            .iter()
+            .map(|h| h.arrivals.lock().unwrap_or_else(|p| p.into_inner()).1)
+            .collect()
     }
     /// Zeroes the counters and the per-page attempt counts (so transient faults fire again).
     pub fn reset(&self) {
@@ -268,6 +311,7 @@ impl RunningOrigin {
         c.tls_handshake_cpu_ns.store(0, Ordering::SeqCst);
         c.peak_in_flight
             .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        c.timeline().reset(monotonic_ns());
         for h in &c.hosts {
             h.peak_in_flight
                 .store(h.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -291,15 +335,20 @@ impl Drop for RunningOrigin {
 const BIND_TRIES: usize = 8;
 
 /// Binds the base listener and, for a site whose hosts are addresses, one listener per host on
-/// `127.0.1.{h+1}` at the same port. When the port was picked by the kernel and another
-/// address has it taken, the whole set is tried again on a new port.
+/// `127.0.1.{h+1}` at the same port (`config.port` when given, else `bind`'s). When the port
+/// was picked by the kernel and another address has it taken, the whole set is tried again on a
+/// new port.
 async fn bind_all(
     config: &OriginConfig,
     address_hosts: Option<u32>,
 ) -> io::Result<Vec<tokio::net::TcpListener>> {
     let mut last_error = None;
+    let bind = SocketAddr::new(
+        config.bind.ip(),
+        config.port.unwrap_or_else(|| config.bind.port()),
+    );
     for _ in 0..BIND_TRIES {
-        let base = listen(config.bind, config.backlog)?;
+        let base = listen(bind, config)?;
         let Some(hosts) = address_hosts else {
             return Ok(vec![base]);
         };
@@ -307,7 +356,7 @@ async fn bind_all(
         let mut all = vec![base];
         for h in 0..hosts {
             let addr = SocketAddr::new(IpAddr::V4(Site::host_address(h)), port);
-            match listen(addr, config.backlog) {
+            match listen(addr, config) {
                 Ok(l) => all.push(l),
                 Err(e) => {
                     last_error = Some(io::Error::new(
@@ -321,23 +370,26 @@ async fn bind_all(
         if all.len() == hosts as usize + 1 {
             return Ok(all);
         }
-        if config.bind.port() != 0 {
+        if bind.port() != 0 {
             break;
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no listeners")))
 }
 
-/// One listener with the requested backlog.
-fn listen(addr: SocketAddr, backlog: u32) -> io::Result<tokio::net::TcpListener> {
+/// One listener with the requested backlog (and `SO_REUSEPORT` when asked).
+fn listen(addr: SocketAddr, config: &OriginConfig) -> io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if config.reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
-    socket.listen(backlog)
+    socket.listen(config.backlog)
 }
 
 /// The addresses and names the run's certificate must name: the listener's address and
