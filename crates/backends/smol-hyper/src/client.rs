@@ -84,6 +84,8 @@ pub struct HyperClient {
     fresh: bool,
     /// The job's own names ([`CrawlJob::resolve`]), looked up before any resolver.
     resolve: ResolveMap,
+    /// The local address every connection is bound to, if one was chosen.
+    source: Option<IpAddr>,
     user_agent: HeaderValue,
     max_body: u64,
     timeout: Duration,
@@ -95,9 +97,36 @@ impl HyperClient {
     /// The TLS connector is built here, once, when the job has an `https://` start URL or a
     /// trusted CA (a plain-HTTP job builds none). Fails when the job's user agent is not a valid
     /// header value or its CA cannot be read.
+    ///
+    /// Connects from whatever source address the OS picks for the destination (127.0.0.1 for
+    /// the loopback origin): [`HyperClient::with_source_address`] with `None`.
     pub fn new(
         job: &CrawlJob,
         executor: &Arc<Executor<'static>>,
+    ) -> Result<Self, ClientSetupError> {
+        Self::with_source_address(job, executor, None)
+    }
+
+    /// [`HyperClient::new`], with every connection made from `source`; `None` connects exactly
+    /// as `new` does.
+    ///
+    /// Why: a TCP connection is identified by (source address, source port, destination
+    /// address, destination port), and the ephemeral source ports are only ~28,000
+    /// (`net.ipv4.ip_local_port_range`, 32768–60999) per address pair. To hold 100,000
+    /// connections to one origin on one machine, the multi-process coordinator gives each worker
+    /// process its own loopback source address (`127.0.x.y`, all of 127.0.0.0/8 is local on
+    /// Linux) and builds its client with it.
+    ///
+    /// The socket is bound to `(source, 0)` with `IP_BIND_ADDRESS_NO_PORT` (Linux), so the port
+    /// is chosen at connect time and is unique only per (source, destination) pair, not
+    /// reserved for the source address across all destinations. A destination of the other
+    /// address family than `source` (an IPv6 address for an IPv4 source) cannot be reached from
+    /// it: that connect fails with [`ErrorKind::Connect`] rather than silently leaving from
+    /// another address.
+    pub fn with_source_address(
+        job: &CrawlJob,
+        executor: &Arc<Executor<'static>>,
+        source: Option<IpAddr>,
     ) -> Result<Self, ClientSetupError> {
         let tls = if job.uses_tls() || job.trusted_ca_pem().is_some() {
             Some(tls::client(job.trusted_ca_pem()).map_err(ClientSetupError::Tls)?)
@@ -110,6 +139,7 @@ impl HyperClient {
             tls,
             fresh: job.connections() == ConnectionPolicy::Fresh,
             resolve: job.resolve().clone(),
+            source,
             user_agent: HeaderValue::from_str(job.user_agent())
                 .map_err(ClientSetupError::UserAgent)?,
             max_body: job.max_body_bytes(),
@@ -237,7 +267,7 @@ impl HyperClient {
             })?),
             _ => None,
         };
-        let stream = connect_tcp(url, &self.resolve)
+        let stream = connect_tcp(url, &self.resolve, self.source)
             .await
             .map_err(|e| connect_error(&e))?;
         self.pool.record_opened();
@@ -281,8 +311,12 @@ impl AsyncHttp for HyperClient {
 /// Connects to the first address of `url`'s host that accepts. IP literals (the usual case)
 /// and names in the job's resolve map need no lookup; other names (`localhost`) are resolved on
 /// smol's blocking pool. Only the address comes from the map: the Host header and the TLS server
-/// name are the URL's.
-async fn connect_tcp(url: &Url, resolve: &ResolveMap) -> io::Result<Async<TcpStream>> {
+/// name are the URL's. With a `source`, each connection is made from it ([`connect_from`]).
+async fn connect_tcp(
+    url: &Url,
+    resolve: &ResolveMap,
+    source: Option<IpAddr>,
+) -> io::Result<Async<TcpStream>> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URL has no port"))?;
@@ -302,12 +336,93 @@ async fn connect_tcp(url: &Url, resolve: &ResolveMap) -> io::Result<Async<TcpStr
     };
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "host has no address");
     for addr in addrs {
-        match Async::<TcpStream>::connect(addr).await {
+        let connected = match source {
+            // The path without a source address stays smol's own connect, syscall for syscall.
+            None => Async::<TcpStream>::connect(addr).await,
+            Some(source) => connect_from(source, addr).await,
+        };
+        match connected {
             Ok(stream) => return Ok(stream),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// Connects to `addr` from `source`: what `Async::<TcpStream>::connect` does, with a bind in
+/// between, which smol's connect cannot do (it creates and connects the socket in one call).
+async fn connect_from(source: IpAddr, addr: SocketAddr) -> io::Result<Async<TcpStream>> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+    if source.is_ipv4() != addr.is_ipv4() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("source address {source} cannot connect to {addr} (another address family)"),
+        ));
+    }
+    // Close-on-exec (socket2 sets `SOCK_CLOEXEC` at creation) and non-blocking, like smol's.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let socket = {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        socket
+    };
+    // A plain `bind(source:0)` makes the kernel choose the source port *at bind time*, before it
+    // knows the destination, so it must pick a port no other socket on `source` holds: one
+    // source address could then hold only ~28,000 connections in all, whatever the
+    // destinations. With `IP_BIND_ADDRESS_NO_PORT` the bind only records the address and the
+    // port is chosen at `connect`, when the kernel can reuse a port for another destination: the
+    // ~28,000 are per (source, destination) pair, as for a connect without a bind. Best effort:
+    // on a kernel without it (before Linux 4.2) the bind still works, with the smaller limit.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = bind_address_no_port(&socket);
+    socket.bind(&SockAddr::from(SocketAddr::new(source, 0)))?;
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        // In progress, as smol's connect accepts it (EINPROGRESS, or EAGAIN/EWOULDBLOCK).
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    // Already non-blocking: register it with the reactor as it is.
+    let stream = Async::new_nonblocking(TcpStream::from(socket))?;
+    // Writable once the handshake is done (or has failed): the outcome is the socket's error.
+    stream.writable().await?;
+    match stream.get_ref().take_error()? {
+        None => Ok(stream),
+        Some(err) => Err(err),
+    }
+}
+
+/// Sets `IP_BIND_ADDRESS_NO_PORT` on `socket` (see [`connect_from`]).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn bind_address_no_port(socket: &socket2::Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    let on: libc::c_int = 1;
+    // SAFETY: a valid, open socket descriptor, and a pointer to a live `c_int` whose size is
+    // passed along; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A failed TCP connect is [`ErrorKind::Connect`] whatever the errno (refused, unreachable, out
@@ -373,4 +488,33 @@ fn deepest_specific_io_error<'a>(
         cur = e.source();
     }
     found
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use socket2::{Domain, SockAddr, Socket, Type};
+
+    use super::bind_address_no_port;
+
+    /// The source port a socket bound to `127.0.0.77:0` holds before it connects.
+    fn port_after_bind(no_port: bool) -> u16 {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        if no_port {
+            bind_address_no_port(&socket).expect("IP_BIND_ADDRESS_NO_PORT");
+        }
+        let source = SocketAddr::new(Ipv4Addr::new(127, 0, 0, 77).into(), 0);
+        socket.bind(&SockAddr::from(source)).expect("bind");
+        let local = socket.local_addr().expect("local address");
+        local.as_socket().expect("an IP address").port()
+    }
+
+    /// With the option the bind reserves no port (the kernel picks one at connect, per
+    /// destination); without it the bind already holds one.
+    #[test]
+    fn bind_address_no_port_defers_the_port_to_connect() {
+        assert_eq!(port_after_bind(true), 0);
+        assert_ne!(port_after_bind(false), 0);
+    }
 }

@@ -57,6 +57,13 @@
 //! lookup; other names go to smol's resolver as before. The pool key, the `Host` header and the
 //! TLS server name (SNI, and the name the certificate is verified against) stay the URL's, so
 //! `h0.crawl.test` and `h1.crawl.test` on one address are two hosts with their own connections.
+//!
+//! **Source address.** [`HyperClient::with_source_address`] makes every connection from a chosen
+//! local address, so that worker processes of one machine each connect from their own loopback
+//! address and each get their own ~28,000 ephemeral ports per destination. smol's
+//! `Async::<TcpStream>::connect` cannot bind first, so that path makes the socket with socket2,
+//! sets `IP_BIND_ADDRESS_NO_PORT`, binds, connects and hands the socket to smol's reactor; the
+//! path without a source address is smol's connect as before.
 
 mod client;
 mod executor;

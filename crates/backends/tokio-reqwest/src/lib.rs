@@ -28,6 +28,13 @@
 //! override sits in reqwest's resolver, inside the connector the gate wraps, so the gate sees a
 //! mapped host's connects like any other's.
 //!
+//! # Source address
+//! [`ReqwestClient::with_source_address`] binds every connection to a chosen local address
+//! (reqwest's `local_address`), so that worker processes of one machine each connect from their
+//! own loopback address and each get their own ~28,000 ephemeral ports. reqwest binds port 0
+//! before connecting (no `IP_BIND_ADDRESS_NO_PORT`), so that is ~28,000 connections per source
+//! address in all, whatever the destination; see the function for why that is enough.
+//!
 //! # Connections
 //! `reuse`: hyper-util's pool, keep-alive connections kept without an idle timeout (HTTP/1: one
 //! request per connection at a time; HTTP/2: every request multiplexed over the host's one
@@ -59,7 +66,13 @@
 //! grace period), so the origin's peak in-flight reaches the job's limit; proxies from the
 //! environment are ignored (`no_proxy`); redirects and retries are the core's, not reqwest's.
 
-use std::{error::Error as StdError, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    error::Error as StdError,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use crawlbench_core::{
     AsyncHttp, Backend, BackendError, BackendInfo, BodyBuffer, ConcurrencyModel, ConnectionPolicy,
@@ -121,7 +134,40 @@ impl ReqwestClient {
     /// text), for at most `in_flight` requests at once (the job's concurrency, or a worker
     /// process's share of it: with `reuse` over HTTP/1.1 it is the connection budget). Must be
     /// built inside (or used only within) a tokio runtime.
+    ///
+    /// Connects from whatever source address the OS picks for the destination (127.0.0.1 for
+    /// the loopback origin): [`ReqwestClient::with_source_address`] with `None`.
     pub fn new(job: &CrawlJob, http: HttpVersion, in_flight: usize) -> Result<Self, ClientError> {
+        Self::with_source_address(job, http, in_flight, None)
+    }
+
+    /// [`ReqwestClient::new`], with every connection made from `source` (bound before connect,
+    /// reqwest's `ClientBuilder::local_address`); `None` lets the OS choose, as `new` does.
+    ///
+    /// Why: a TCP connection is identified by (source address, source port, destination
+    /// address, destination port), and the ephemeral source ports are only ~28,000
+    /// (`net.ipv4.ip_local_port_range`, 32768–60999) per address pair. To hold 100,000
+    /// connections to one origin on one machine, the multi-process coordinator gives each worker
+    /// process its own loopback source address (`127.0.x.y`, all of 127.0.0.0/8 is local on
+    /// Linux) and builds its client with it.
+    ///
+    /// Limit of this client: reqwest (hyper-util's `HttpConnector`) binds `(source, 0)` *before*
+    /// connecting and exposes no way to set `IP_BIND_ADDRESS_NO_PORT`, so the kernel picks the
+    /// port at bind time, when it cannot know the destination, and hands out each port of
+    /// `source` only once whatever the destination: one source address holds at most ~28,000
+    /// connections *in all* (not per destination). That is enough here — a worker holds at most
+    /// ~15,000 connections — so it is left as it is. (smol-hyper's client sets the option.)
+    ///
+    /// The source applies to connects whose destination is of the same family (an IPv4 source to
+    /// an IPv4 destination); hyper-util connects to a destination of the other family without
+    /// binding. The connect gate and the job's resolve map are unaffected: the gate wraps
+    /// reqwest's connector, which binds, and the map only changes the destination address.
+    pub fn with_source_address(
+        job: &CrawlJob,
+        http: HttpVersion,
+        in_flight: usize,
+        source: Option<IpAddr>,
+    ) -> Result<Self, ClientError> {
         let budget = (http == HttpVersion::Http1 && job.connections() == ConnectionPolicy::Reuse)
             .then_some(in_flight);
         let gate = ConnectGate::new(budget, (job.timeout() / 2).min(Duration::from_secs(1)));
@@ -132,6 +178,8 @@ impl ReqwestClient {
             .timeout(job.timeout())
             .user_agent(job.user_agent())
             .tcp_nodelay(true)
+            // `None` is reqwest's default (no bind before connect).
+            .local_address(source)
             .tls_backend_preconfigured(tls_config(job, http)?)
             .connector_layer(gate.layer());
         // The job's own names (curl's `--resolve`): reqwest's DNS overrides. Port 0 means the
