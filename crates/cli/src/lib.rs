@@ -3,92 +3,47 @@
 //! The registry is a closed list in [`backends`]: adding a backend is one crate, one workspace
 //! line and one line here. The CLI, the campaign and the benches all read it, so a registered
 //! backend shows up everywhere with no other edit. The child roles this executable plays for
-//! them are declared once, in `CHILD_ROLES`.
+//! them are one type, [`Role`] (`roles.rs`), parsed and formatted in one place.
 
 use crawlbench_core::Backend;
 use crawlbench_multiprocess::{MultiProcess, WorkerCommand};
 
 pub mod cli;
 mod job_args;
+pub mod roles;
 
-/// If this process was started to play a child role — a measured run in a fresh process
-/// (`run-one`), the origin serving a site on stdio (`serve-origin`), a multi-process backend's
-/// worker (`worker`) — runs it and returns its exit code. Every binary that uses the registry
-/// (the CLI, each bench) calls this first, because the campaign, the benches and backends that
-/// spawn helpers re-execute the current executable.
+pub use roles::Role;
+
+/// If this process was started to play a child role ([`Role`]: a measured run in a fresh
+/// process, the origin serving a site on stdio, a multi-process backend's worker) runs it and
+/// returns its exit code (2 with the reason when the role's arguments are wrong). Every binary
+/// that uses the registry (the CLI, each bench) calls this first, because the campaign, the
+/// benches and backends that spawn helpers re-execute the current executable.
 pub fn child_role_main() -> Option<i32> {
-    let role = std::env::args().nth(1)?;
-    CHILD_ROLES
-        .iter()
-        .find(|(name, _)| *name == role)
-        .map(|(_, run)| run())
-}
-
-/// A child role: the first argument that selects it, and its entry point.
-type ChildRole = (&'static str, fn() -> i32);
-
-/// Every child role, declared once.
-const CHILD_ROLES: &[ChildRole] = &[
-    (RUN_ONE, run_one_main),
-    (SERVE_ORIGIN, serve_origin_main),
-    ("worker", crawlbench_multiprocess::worker_main),
-];
-
-/// `<exe> run-one`: one run of one registry backend; the request on stdin, the report on stdout.
-const RUN_ONE: &str = "run-one";
-/// `<exe> serve-origin SPEC_JSON [THREADS]`: the origin for a site spec, controlled over stdio.
-const SERVE_ORIGIN: &str = "serve-origin";
-
-fn run_one_main() -> i32 {
-    crawlbench_campaign::serve_run_request(|name, job| {
-        crawlbench_core::resources::raise_fd_limit();
-        backend(name)?.run(job).map_err(|e| e.to_string())
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    Some(match Role::parse(&args)? {
+        Ok(role) => role.run(),
+        Err(why) => {
+            eprintln!("{why}");
+            2
+        }
     })
-}
-
-fn serve_origin_main() -> i32 {
-    let spec = std::env::args()
-        .nth(2)
-        .map(|json| serde_json::from_str::<crawlbench_origin::SiteSpec>(&json));
-    let spec = match spec {
-        Some(Ok(spec)) => spec,
-        Some(Err(e)) => {
-            eprintln!("{SERVE_ORIGIN}: the argument is not a site spec: {e}");
-            return 2;
-        }
-        None => {
-            eprintln!("usage: {SERVE_ORIGIN} SPEC_JSON (a site spec as JSON)");
-            return 2;
-        }
-    };
-    let mut config = crawlbench_origin::OriginConfig::default();
-    match std::env::args().nth(3).map(|t| t.parse::<usize>()) {
-        Some(Ok(t)) if t > 0 => config.threads = t,
-        Some(_) => {
-            eprintln!("{SERVE_ORIGIN}: the thread count must be a whole number of at least 1");
-            return 2;
-        }
-        None => {}
-    }
-    crawlbench_core::resources::raise_fd_limit();
-    match crawlbench_origin::process::serve_stdio(spec, config) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("origin: {e}");
-            1
-        }
-    }
 }
 
 /// How this executable plays the campaign's child roles: every run and the origin are this
-/// binary re-executed with a role argument.
+/// binary re-executed with a role's arguments.
 pub fn campaign_host() -> std::io::Result<crawlbench_campaign::Host> {
     Ok(crawlbench_campaign::Host {
         program: std::env::current_exe()?,
-        run_args: vec![RUN_ONE.into()],
-        origin_args: vec![SERVE_ORIGIN.into()],
+        run_args: Role::RunOne.to_args(),
+        origin_args: roles::serve_origin_args,
         backends: backends().iter().map(|b| b.info()).collect(),
     })
+}
+
+/// The command that starts a multi-process backend's worker: this executable in the worker role.
+fn worker_command() -> WorkerCommand {
+    WorkerCommand::current_exe_with(Role::Worker.to_args())
 }
 
 /// Every registered backend, in the order listings and reports show them.
@@ -102,12 +57,8 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_asyncstd_surf::AsyncStdSurf::new()),
         Box::new(crawlbench_smol_hyper::SmolHyper::multi_thread()),
         Box::new(crawlbench_smol_hyper::SmolHyper::single_thread()),
-        Box::new(MultiProcess::asynchronous(WorkerCommand::current_exe_with(
-            ["worker"],
-        ))),
-        Box::new(MultiProcess::blocking(WorkerCommand::current_exe_with([
-            "worker",
-        ]))),
+        Box::new(MultiProcess::asynchronous(worker_command())),
+        Box::new(MultiProcess::blocking(worker_command())),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]
 }
