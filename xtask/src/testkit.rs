@@ -437,10 +437,16 @@ impl Fixture {
             Metric::LatencyP99Us => 70_000.0,
             Metric::OriginCpuUsPerRequest => 10.0,
             Metric::OriginTlsCpuUsPerRequest => 5.0,
+            Metric::OriginPeakInFlight => n,
+            Metric::RssBytesPerInFlight => 30.0 * 1024.0 * 1024.0 / n.max(1.0),
+            Metric::OriginPeakRssBytes => 20.0 * 1024.0 * 1024.0,
         };
         let factor = if matches!(
             m,
-            Metric::OriginCpuUsPerRequest | Metric::OriginTlsCpuUsPerRequest
+            Metric::OriginCpuUsPerRequest
+                | Metric::OriginTlsCpuUsPerRequest
+                | Metric::OriginPeakInFlight
+                | Metric::OriginPeakRssBytes
         ) {
             1.0
         } else {

@@ -1,4 +1,4 @@
-//! The eight workloads, defined once: the campaign publishes them and the criterion benches time
+//! The nine workloads, defined once: the campaign publishes them and the criterion benches time
 //! them, so the two can never measure different things under one name.
 //!
 //! A workload is a site (what the origin serves) and cells (one job per parameter). Sizes depend
@@ -77,12 +77,15 @@ pub struct Workload {
     pub description: &'static str,
     /// The site the origin serves.
     pub site: SiteSpec,
+    /// How many processes serve it (several share one port through `SO_REUSEPORT`, when one
+    /// process's open-file limit or accept queue would cap the concurrency the cells ask for).
+    pub origin_processes: usize,
     /// Its cells.
     pub cells: Vec<Cell>,
 }
 
 /// Every workload name, in report order.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "seed-replica",
     "tls",
     "latency-list",
@@ -90,6 +93,7 @@ pub const NAMES: [&str; 8] = [
     "crawl",
     "crawl-hosts",
     "concurrency-sweep",
+    "c100k",
     "faults",
 ];
 
@@ -103,6 +107,7 @@ pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
         "crawl" => crawl(profile),
         "crawl-hosts" => crawl_hosts(profile),
         "concurrency-sweep" => concurrency_sweep(profile),
+        "c100k" => c100k(profile),
         "faults" => faults(profile),
         other => {
             return Err(format!(
@@ -182,6 +187,7 @@ fn seed_replica(profile: Profile) -> Workload {
         .collect();
     Workload {
         name: "seed-replica",
+        origin_processes: 1,
         description: "the original experiment: N = 6·i httpbin-style GETs, a new connection each, \
                       150 ms RTT, pools of 3, async unbounded",
         site: SiteSpec {
@@ -225,6 +231,7 @@ fn tls(profile: Profile) -> Workload {
         .collect();
     Workload {
         name: "tls",
+        origin_processes: 1,
         description: "HTTPS (ECDSA P-256) over a 50 ms RTT, connections reused vs one per request",
         site: SiteSpec {
             pages: n,
@@ -243,6 +250,7 @@ fn latency_list(profile: Profile) -> Workload {
     let (n, c, delay_ms) = profile.pick((400u32, 40usize, 50.0), (2000, 200, 50.0));
     Workload {
         name: "latency-list",
+        origin_processes: 1,
         description: "a latency-bound list: what scheduling adds on top of waiting",
         site: SiteSpec {
             pages: n,
@@ -263,6 +271,7 @@ fn throughput(profile: Profile) -> Workload {
     let n = profile.pick(3000u32, 20_000);
     Workload {
         name: "throughput",
+        origin_processes: 1,
         description: "no server delay, 512-byte pages, 64 in flight: CPU per request",
         site: SiteSpec {
             pages: n,
@@ -284,6 +293,7 @@ fn crawl(profile: Profile) -> Workload {
     let (pages, c, delay_ms) = profile.pick((1000u32, 50usize, 10.0), (5000, 100, 20.0));
     Workload {
         name: "crawl",
+        origin_processes: 1,
         description: "a link-following crawl of the whole synthetic site",
         site: SiteSpec {
             pages,
@@ -346,6 +356,7 @@ fn crawl_hosts(profile: Profile) -> Workload {
     );
     Workload {
         name: "crawl-hosts",
+        origin_processes: 1,
         description: "a crawl over many name-based hosts, at most 2 in flight per host, robots.txt obeyed",
         site,
         cells: vec![Cell {
@@ -364,6 +375,9 @@ fn concurrency_sweep(profile: Profile) -> Workload {
     let max_n = 4 * limits.iter().max().copied().unwrap_or(16) as u32;
     Workload {
         name: "concurrency-sweep",
+        // Two processes, two accept queues: at 10,000 connects one accept loop behind one
+        // backlog (4,096 here) was the bottleneck, not the client.
+        origin_processes: profile.pick(1, 2),
         description: "in-flight limit C against wall and memory, N = 4·C URLs",
         site: SiteSpec {
             pages: max_n,
@@ -388,6 +402,57 @@ fn concurrency_sweep(profile: Profile) -> Workload {
     }
 }
 
+/// Past C10K, to C100K: C URLs all in flight at once, each answered after a delay long enough
+/// that the connection ramp ends well before the first answer (full: 8 s against a 5 s ramp at
+/// 20,000 new requests per second; quick: 3 s against 2 s at 10,000), so the origin's peak in
+/// flight proves that C requests really waited together. One wave (N = C) keeps a cell's run near
+/// ramp + delay. Several origin processes share the port (`SO_REUSEPORT`), each within its
+/// open-file budget; a single-process client past its own budget is refused by name ("file
+/// limit"), which the report shows as where that stack stops on this machine.
+fn c100k(profile: Profile) -> Workload {
+    let (limits, delay_ms, ramp): (&[usize], f64, f64) = profile.pick(
+        (&[5_000, 20_000], 3_000.0, 10_000.0),
+        (&[20_000, 50_000, 100_000], 8_000.0, 20_000.0),
+    );
+    let max_c = limits.iter().max().copied().unwrap_or(1);
+    Workload {
+        name: "c100k",
+        origin_processes: max_c.div_ceil(15_000),
+        description: "C requests in flight at once (N = C, a long delay, a connection ramp), \
+                      to 100,000: the origin's peak in flight, wall ÷ ideal, memory per request",
+        site: SiteSpec {
+            pages: max_c as u32,
+            body_bytes: 512,
+            links_per_page: 4,
+            latency: fixed(delay_ms),
+            ..Default::default()
+        },
+        cells: limits
+            .iter()
+            .map(|&c| Cell {
+                parameter: c.to_string(),
+                job: Box::new(move |site, _| {
+                    list_job(site, c as u32, c)
+                        .ramp(ramp)
+                        .timeout(Duration::from_secs(60))
+                        .build()
+                        .expect("valid job")
+                }),
+                ideal_secs: Some(
+                    NetworkModel::default().ideal_list_secs(
+                        c,
+                        c,
+                        delay_ms / 1e3,
+                        512,
+                        ConnectionPolicy::Reuse,
+                        false,
+                    ) + NetworkModel::ramp_secs(c, c, Some(ramp)),
+                ),
+            })
+            .collect(),
+    }
+}
+
 /// 5 % faulty URLs — resets, 500s, stalls past a 1 s timeout — with one retry: time and
 /// outcomes under failure, every faulty URL still checked against its predicted outcome.
 fn faults(profile: Profile) -> Workload {
@@ -396,6 +461,7 @@ fn faults(profile: Profile) -> Workload {
     let timeout = profile.pick(Duration::from_millis(500), Duration::from_secs(1));
     Workload {
         name: "faults",
+        origin_processes: 1,
         description: "5 % resets, 500s and stalls past the timeout (1 s; quick 0.5 s), one retry",
         site: SiteSpec {
             pages: n,

@@ -224,6 +224,23 @@ struct RunArgs {
     /// With --seed or --urls: a PEM file of the CA(s) to trust for https:// URLs.
     #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
+    /// Connection ramp: start at most this many new requests per second until --concurrency
+    /// are in flight (e.g. 25000; 100,000 connects at once overflow the SYN and accept queues).
+    /// The ideal makespan includes it. Default: all at once.
+    #[arg(long, value_name = "PER_SEC")]
+    ramp: Option<f64>,
+    /// Worker processes of a multi-process async backend (default: one per core, more when
+    /// the concurrency exceeds one process's open-file budget).
+    #[arg(long, value_name = "K")]
+    processes: Option<usize>,
+    /// How long a multi-process backend's worker may stay silent before it is presumed stopped,
+    /// killed and its URLs given to another (100ms to 1h).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    worker_watchdog: Duration,
+    /// Origin processes sharing the port through SO_REUSEPORT (default: enough that each holds
+    /// at most about 15,000 connections of --concurrency; a multi-host site uses one).
+    #[arg(long, value_name = "P")]
+    origin_processes: Option<usize>,
     #[command(flatten)]
     rules: crate::job_args::RuleArgs,
     #[command(flatten)]
@@ -397,14 +414,9 @@ fn run(args: RunArgs) -> Result<i32> {
     if let Some(path) = &args.json {
         check_writable(path)?;
     }
-    let (fd_soft, _) = raise_fd_limit();
-    if args.concurrency as u64 + 64 > fd_soft {
-        eprintln!(
-            "warning: concurrency {} needs about as many sockets, but this process may open only {fd_soft} files (hard limit); \
-             connections past it fail as `connect` outcomes",
-            args.concurrency
-        );
-    }
+    // A single-process backend past the open-file budget is refused by name before it starts
+    // (`BackendInfo::check_job`); a multi-process one spreads the sockets over its workers.
+    raise_fd_limit();
     if args.ca_cert.is_some() && args.seeds.is_empty() && args.urls.is_none() {
         bail!(
             "--ca-cert is for --seed or --urls servers of your own (the built-in origin hands its CA to the job itself)"
@@ -416,7 +428,7 @@ fn run(args: RunArgs) -> Result<i32> {
         let spec = args.site.spec()?;
         let host = crate::campaign_host().context("cannot find the crawlbench executable")?;
         let child = host
-            .start_origin_with_threads(&spec, args.site.origin_threads)
+            .start_origin_with(&spec, args.site.origin_threads, origin_processes(&args)?)
             .context("cannot start the origin process")?;
         let s = Arc::clone(child.site());
         let workload = if args.crawl {
@@ -553,7 +565,45 @@ fn build_job(
     if args.httpbin {
         builder = builder.echo_argument("a");
     }
+    if let Some(per_sec) = args.ramp {
+        builder = builder.ramp(per_sec);
+    }
+    if let Some(k) = args.processes {
+        builder = builder.processes(k);
+    }
+    builder = builder.worker_watchdog(args.worker_watchdog);
     builder.build().map_err(|e| anyhow!(e))
+}
+
+/// Connections one origin process is planned to hold: well under its connection budget (19,000
+/// here), because `SO_REUSEPORT` spreads connections by hash, not evenly.
+const ORIGIN_CONNECTIONS_PER_PROCESS: usize = 15_000;
+
+/// How many origin processes serve the run: `--origin-processes`, or enough that each holds at
+/// most [`ORIGIN_CONNECTIONS_PER_PROCESS`] of the in-flight requests.
+fn origin_processes(args: &RunArgs) -> Result<usize> {
+    let auto = args
+        .concurrency
+        .div_ceil(ORIGIN_CONNECTIONS_PER_PROCESS)
+        .max(1);
+    match args.origin_processes {
+        Some(p) if !(1..=64).contains(&p) => {
+            bail!("--origin-processes {p}: accepted 1 to 64")
+        }
+        Some(p) if p > 1 && args.site.hosts > 1 => bail!(
+            "--origin-processes {p} with --hosts {}: a multi-host site is served by one origin \
+             process, whose counters prove the per-host limits (accepted: --origin-processes 1)",
+            args.site.hosts
+        ),
+        Some(p) if p > 1 && args.site.tls => bail!(
+            "--origin-processes {p} with --tls: an HTTPS site is served by one origin process \
+             (each process issues its own CA for the run, and a job trusts one; accepted: \
+             --origin-processes 1)"
+        ),
+        Some(p) => Ok(p),
+        None if args.site.hosts > 1 || args.site.tls => Ok(1),
+        None => Ok(auto),
+    }
 }
 
 /// Fails before the run, not after it, when the report could not be written.
@@ -691,14 +741,16 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
     ) {
         (LatencyModel::Fixed { ms }, "list", true, true) if !r.interrupted => {
             let body = r.bytes / r.urls.max(1) as u64;
-            Some(network.ideal_list_secs(
-                r.job.max_urls,
-                r.job.concurrency,
-                ms / 1e3,
-                body,
-                r.job.connections,
-                r.job.tls,
-            ))
+            Some(
+                network.ideal_list_secs(
+                    r.job.max_urls,
+                    r.job.concurrency,
+                    ms / 1e3,
+                    body,
+                    r.job.connections,
+                    r.job.tls,
+                ) + NetworkModel::ramp_secs(r.job.max_urls, r.job.concurrency, args.ramp),
+            )
             .filter(|i| *i > 0.0)
         }
         _ => None,
@@ -771,6 +823,16 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
             o.listen_backlog
         ),
         None => println!("in flight   peak {} (client)", r.peak_in_flight),
+    }
+    if let Some(o) = r.origin.as_ref().filter(|o| o.processes.len() > 1) {
+        let rss: u64 = o.processes.iter().map(|p| p.peak_rss_bytes).sum();
+        println!(
+            "origin      {} processes sharing the port (SO_REUSEPORT): {} requests each at most, \
+             peak in flight summed over them (a proven lower bound), {:.1} MiB peak RSS in all",
+            o.processes.len(),
+            o.processes.iter().map(|p| p.requests).max().unwrap_or(0),
+            rss as f64 / (1 << 20) as f64
+        );
     }
     let rules = &args.rules;
     if rules.per_host_connections.is_some() || !rules.per_host_delay.is_zero() || rules.robots {

@@ -227,11 +227,20 @@ pub enum Metric {
     /// The origin's CPU inside TLS handshakes per request, µs (HTTPS only; shown, not ranked):
     /// what a client's connection policy costs the server.
     OriginTlsCpuUsPerRequest,
+    /// The most requests the origin had in flight at once (summed over its processes: a proven
+    /// lower bound, see `OriginStats::peak_in_flight`); shown, not ranked: the proof that the
+    /// concurrency asked for was reached.
+    OriginPeakInFlight,
+    /// Client peak RSS (summed over its processes) ÷ the origin's peak in flight: what one
+    /// in-flight request costs in memory.
+    RssBytesPerInFlight,
+    /// The origin's peak RSS, summed over its processes (shown, not ranked).
+    OriginPeakRssBytes,
 }
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 12] = [
         Metric::WallSecs,
         Metric::WallOverIdeal,
         Metric::CpuUsPerRequest,
@@ -241,6 +250,9 @@ impl Metric {
         Metric::LatencyP99Us,
         Metric::OriginCpuUsPerRequest,
         Metric::OriginTlsCpuUsPerRequest,
+        Metric::OriginPeakInFlight,
+        Metric::RssBytesPerInFlight,
+        Metric::OriginPeakRssBytes,
     ];
     /// Metrics that get rank groups.
     pub const RANKED: [Metric; 6] = [
@@ -263,6 +275,9 @@ impl Metric {
             Metric::LatencyP99Us => "latency_p99_us",
             Metric::OriginCpuUsPerRequest => "origin_cpu_us_per_request",
             Metric::OriginTlsCpuUsPerRequest => "origin_tls_cpu_us_per_request",
+            Metric::OriginPeakInFlight => "origin_peak_in_flight",
+            Metric::RssBytesPerInFlight => "rss_bytes_per_in_flight",
+            Metric::OriginPeakRssBytes => "origin_peak_rss_bytes",
         }
     }
     /// A column heading.
@@ -277,6 +292,9 @@ impl Metric {
             Metric::LatencyP99Us => "p99 latency µs",
             Metric::OriginCpuUsPerRequest => "origin CPU µs/req",
             Metric::OriginTlsCpuUsPerRequest => "origin TLS handshake CPU µs/req",
+            Metric::OriginPeakInFlight => "origin peak in flight",
+            Metric::RssBytesPerInFlight => "RSS bytes per in-flight request",
+            Metric::OriginPeakRssBytes => "origin peak RSS",
         }
     }
 }

@@ -88,7 +88,8 @@ pub(crate) fn mib(bytes: f64) -> f64 {
 /// heading with that unit, and the digits.
 pub(crate) fn display(metric: Metric, raw: f64) -> f64 {
     match metric {
-        Metric::PeakRssBytes => mib(raw),
+        Metric::PeakRssBytes | Metric::OriginPeakRssBytes => mib(raw),
+        Metric::RssBytesPerInFlight => raw / 1024.0,
         Metric::LatencyP50Us | Metric::LatencyP99Us => raw / 1e3,
         _ => raw,
     }
@@ -106,6 +107,9 @@ pub(crate) fn heading(metric: Metric) -> &'static str {
         Metric::LatencyP99Us => "p99 latency ms",
         Metric::OriginCpuUsPerRequest => "origin CPU µs/req",
         Metric::OriginTlsCpuUsPerRequest => "origin TLS handshake CPU µs/req",
+        Metric::OriginPeakInFlight => "origin peak in flight",
+        Metric::RssBytesPerInFlight => "client RSS KiB per in-flight request",
+        Metric::OriginPeakRssBytes => "origin peak RSS MiB",
     }
 }
 
@@ -118,7 +122,9 @@ pub(crate) fn value(metric: Metric, raw: f64) -> String {
     match metric {
         Metric::WallSecs => secs(v),
         Metric::WallOverIdeal => ratio(v),
-        Metric::PeakRssBytes => format!("{v:.1}"),
+        Metric::PeakRssBytes | Metric::OriginPeakRssBytes | Metric::RssBytesPerInFlight => {
+            format!("{v:.1}")
+        }
         _ => num(v),
     }
 }

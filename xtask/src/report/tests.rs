@@ -200,7 +200,8 @@ fn charts_are_written_listed_and_stale_ones_removed() {
             "latency-list.svg",
             "concurrency-sweep.svg",
             "concurrency-sweep-wall-over-ideal.svg",
-            "concurrency-sweep-rss.svg"
+            "concurrency-sweep-rss.svg",
+            "concurrency-sweep-rss-per-request.svg"
         ]
     );
     assert_eq!(first.removed, ["old-throughput.svg"]);
@@ -245,6 +246,7 @@ fn charts_are_written_listed_and_stale_ones_removed() {
     assert_eq!(
         removed,
         [
+            "concurrency-sweep-rss-per-request.svg",
             "concurrency-sweep-rss.svg",
             "concurrency-sweep-wall-over-ideal.svg",
             "concurrency-sweep.svg"
@@ -397,11 +399,11 @@ fn collating_a_full_size_campaign_is_fast() {
     let started = std::time::Instant::now();
     let collated = collate(dir.path(), "cmd").unwrap();
     let elapsed = started.elapsed();
-    eprintln!("collation of 10 backends × 12 cells × 9 metrics × 15 rounds: {elapsed:?}");
+    eprintln!("collation of 10 backends × 12 cells × 12 metrics × 15 rounds: {elapsed:?}");
     assert_eq!(
         collated.charts.len(),
-        6 + 3,
-        "a bar chart per workload, three line charts"
+        6 + 4,
+        "a bar chart per workload, four line charts"
     );
     let md = fs::read_to_string(&collated.report_md).unwrap();
     assert!(md.contains("## seed-replica") && md.contains("### C = 10000"));

@@ -55,6 +55,9 @@ impl Quantity {
             Self::Metric(Metric::WallOverIdeal) => "median wall ÷ ideal makespan (1 = no overhead)",
             Self::Metric(Metric::CpuUsPerRequest) => "median client CPU per request (µs)",
             Self::Metric(Metric::PeakRssBytes) => "median client peak RSS (MiB)",
+            Self::Metric(Metric::RssBytesPerInFlight) => {
+                "median client RSS per in-flight request (KiB, summed over processes)"
+            }
             Self::Metric(Metric::LatencyP50Us) => "median p50 latency (ms)",
             Self::Metric(Metric::LatencyP99Us) => "median p99 latency (ms)",
             Self::Metric(m) => format::heading(m),
@@ -158,6 +161,35 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
                 LineChart {
                     suffix: "rss",
                     metric: Metric::PeakRssBytes,
+                    log_x: true,
+                },
+                LineChart {
+                    suffix: "rss-per-request",
+                    metric: Metric::RssBytesPerInFlight,
+                    log_x: true,
+                },
+            ],
+        },
+        "c100k" => Presentation {
+            parameter: "C",
+            parameter_axis: "requests in flight (C, log scale)",
+            headline: &[
+                OVER_IDEAL,
+                Quantity::Metric(Metric::OriginPeakInFlight),
+                Quantity::Metric(Metric::RssBytesPerInFlight),
+                Quantity::Metric(Metric::PeakRssBytes),
+                Quantity::Metric(Metric::OriginPeakRssBytes),
+                Quantity::Metric(Metric::CpuUsPerRequest),
+            ],
+            lines: &[
+                LineChart {
+                    suffix: "wall-over-ideal",
+                    metric: Metric::WallOverIdeal,
+                    log_x: true,
+                },
+                LineChart {
+                    suffix: "rss-per-request",
+                    metric: Metric::RssBytesPerInFlight,
                     log_x: true,
                 },
             ],
