@@ -117,9 +117,12 @@ fn count_one(
     }
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let backend = host.child(info).wrapped(vec![
-        // Workers under valgrind write their counts as they exit: give them time.
+        // Workers under valgrind write their counts as they exit: give them time. And they run
+        // tens of times slower: a watchdog sized for native speed could take a slow worker for
+        // a stopped one, and the URLs fetched again would change the counts.
         "env".into(),
         "CRAWLBENCH_WORKER_GRACE_MS=120000".into(),
+        "CRAWLBENCH_WORKER_WATCHDOG_MS=120000".into(),
         "valgrind".into(),
         "--tool=callgrind".into(),
         "--quiet".into(),

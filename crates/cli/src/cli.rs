@@ -782,8 +782,11 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
     let origin_cpu = r
         .origin
         .as_ref()
-        .and_then(|o| o.cpu_secs)
-        .map(|c| format!("; origin {c:.2} s in its own process"))
+        .and_then(|o| Some((o.cpu_secs?, o.processes.len())))
+        .map(|(c, n)| match n {
+            0 | 1 => format!("; origin {c:.2} s in its own process"),
+            n => format!("; origin {c:.2} s in its {n} processes"),
+        })
         .unwrap_or_default();
     println!(
         "cpu         client {:.2} s user + {:.2} s sys + {:.2} s children = {:.0} µs/request{origin_cpu}",

@@ -58,6 +58,7 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(crawlbench_smol_hyper::SmolHyper::multi_thread()),
         Box::new(crawlbench_smol_hyper::SmolHyper::single_thread()),
         Box::new(MultiProcess::asynchronous(worker_command())),
+        Box::new(MultiProcess::asynchronous_smol(worker_command())),
         Box::new(MultiProcess::blocking(worker_command())),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]

@@ -188,7 +188,16 @@ pub fn fd_hard_limit() -> Option<u64> {
 /// [`FD_RESERVE`]. Each HTTP/1.1 request in flight holds one socket, so this is the most
 /// in-flight requests one process can have (19,000 here); `None` when the limit is unknown.
 pub fn connection_budget() -> Option<usize> {
-    fd_hard_limit().map(|hard| hard.saturating_sub(FD_RESERVE) as usize)
+    fd_hard_limit().map(connection_budget_for)
+}
+
+/// [`connection_budget`] for a hard open-file limit of `fd_hard`: the limit less
+/// [`FD_RESERVE`] (less half the limit when that is smaller, so a tiny limit still leaves room),
+/// at least 1.
+pub fn connection_budget_for(fd_hard: u64) -> usize {
+    let hard = fd_hard.min(1 << 30);
+    let reserve = FD_RESERVE.min(hard / 2);
+    usize::try_from(hard - reserve).unwrap_or(usize::MAX).max(1)
 }
 
 /// Raises the soft open-file limit to the hard limit and returns `(soft, hard)` afterwards.

@@ -1,15 +1,30 @@
-//! The coordinator: runs the core's crawl loop in the calling process and hands each URL to a
-//! worker process with a free slot, surviving workers that die or misbehave.
+//! The coordinator's IO layer: runs the core's crawl loop in the calling process, and drives the
+//! pure state machine ([`crate::state`]) with what its worker processes do — spawning them,
+//! writing and reading their pipes, killing and reaping them, reading their peak RSS.
 //!
 //! Threads: the caller's thread runs `drive` (with `futures-executor`); one *supervisor* thread
-//! owns every piece of mutable state (workers, slots, the queue of URLs waiting for a slot, the
-//! table of URLs in flight) and is the only writer to the workers' stdins; one *reader* thread
-//! per worker decodes its stdout. They talk through one channel of [`Msg`]s, so the state machine
-//! below is single-threaded and every event is handled in arrival order.
+//! owns the [`Machine`] and every process, and performs the machine's actions; per worker, one
+//! *reader* thread decodes its stdout and one *writer* thread writes its stdin. Readers (and the
+//! dispatching loop, and writers that fail) talk to the supervisor through one channel of
+//! [`Msg`]s, each stamped with the time it happened, so the machine is single-threaded and sees
+//! every event in arrival order.
+//!
+//! Why a writer thread per worker: a worker that stops reading (SIGSTOPped, stuck) fills its
+//! stdin pipe, and a supervisor writing to it directly would block on that write and stop
+//! serving everyone, the watchdog included. The supervisor only hands encoded frames to the
+//! writer's channel; the writer writes them, several queued frames in one `write` when a burst
+//! is waiting (the first assignment at 100,000 in flight is tens of thousands of frames).
+//!
+//! Time: the machine is told the time of each event, the reader's stamp when the frame was read
+//! — not the moment the supervisor gets round to it — and ticks at the latest stamp processed so
+//! far (or the wall clock once the channel is empty). The channel is FIFO, so every frame read
+//! before that time has been handled: a supervisor that falls behind can never make a live
+//! worker look silent.
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
-    io::{self, BufReader},
+    collections::{BTreeSet, VecDeque},
+    io::{self, BufReader, Write},
+    net::IpAddr,
     os::unix::process::{CommandExt, ExitStatusExt},
     process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, PoisonError, mpsc},
@@ -28,13 +43,30 @@ use url::Url;
 
 use crate::{
     WorkerCommand,
+    plan::Plan,
     protocol::{
-        FromWorker, Mode, PROTOCOL_VERSION, ToWorker, decode, probe_hello, read_frame, write_frame,
+        FromWorker, Mode, PROTOCOL_VERSION, ToWorker, decode, encode_frame, probe_hello, read_frame,
     },
+    state::{Action, Counters, Event, Limits, Machine},
 };
 
 /// The PIDs of running workers, shared with [`crate::MultiProcess::worker_pids`].
 pub(crate) type PidSet = Arc<Mutex<BTreeSet<u32>>>;
+
+/// Where a URL's outcome goes.
+type ReplyTx = oneshot::Sender<FetchOutcome>;
+
+/// Overrides the job's watchdog on the coordinator side, in milliseconds (for runs where workers
+/// are slowed down on purpose, e.g. under valgrind). Heartbeats still follow the job.
+pub const WATCHDOG_ENV: &str = "CRAWLBENCH_WORKER_WATCHDOG_MS";
+
+/// How long a `Ready` worker may stay silent: the job's watchdog, or [`WATCHDOG_ENV`].
+fn watchdog(job: &CrawlJob) -> Duration {
+    std::env::var(WATCHDOG_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(job.worker_watchdog(), Duration::from_millis)
+}
 
 /// How long workers get to exit after their stdin closes before they are killed: 500 ms, or
 /// `CRAWLBENCH_WORKER_GRACE_MS` (the campaign's instruction count raises it: a worker under
@@ -58,290 +90,6 @@ fn has_exited(pid: u32) -> bool {
         })
         .unwrap_or(true)
 }
-/// How long a new worker may take to answer `Hello`.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// A slot whose worker fails to start this many times in a row fails the run.
-const MAX_FAILED_STARTS: u32 = 3;
-/// A URL whose worker died this many times is given up (a "poison" URL must not burn every
-/// restart of the run).
-const MAX_DEATHS_PER_URL: u32 = 3;
-/// Reader threads only decode frames.
-const READER_STACK: usize = 256 * 1024;
-
-/// Everything the supervisor hears about.
-enum Msg {
-    /// From `drive`: fetch `url`, answer on `reply`.
-    Dispatch {
-        url: Url,
-        reply: oneshot::Sender<FetchOutcome>,
-    },
-    /// From `run`: the crawl loop is done (finished, cancelled or failed); stop every worker.
-    Finish,
-    /// From a reader: the worker answered `Hello` with our version.
-    Ready {
-        slot: usize,
-        incarnation: u32,
-        bytes: usize,
-    },
-    /// From a reader: an outcome (boxed: it is several times the size of every other message).
-    Outcome {
-        slot: usize,
-        incarnation: u32,
-        id: u64,
-        outcome: Box<FetchOutcome>,
-        bytes: usize,
-    },
-    /// From a reader: the worker cannot run this job at all.
-    Refused {
-        slot: usize,
-        incarnation: u32,
-        reason: String,
-        bytes: usize,
-    },
-    /// From a reader, always its last message: the stream ended or broke.
-    Closed {
-        slot: usize,
-        incarnation: u32,
-        why: String,
-        malformed: bool,
-    },
-}
-
-/// The counters copied into the report's `extra`.
-#[derive(Debug, Default)]
-struct Stats {
-    workers: usize,
-    bytes_sent: u64,
-    bytes_received: u64,
-    messages: u64,
-    restarts: usize,
-    malformed: usize,
-    requeued: usize,
-    lost: usize,
-    /// Every worker process's own peak RSS, summed as each is reaped.
-    peaks: WorkerPeaks,
-    /// Workers whose own peak could not be read (they had already exited), so the kernel's
-    /// `ru_maxrss` stood in for it — an overestimate (see [`reap_child`]).
-    peaks_from_rusage: usize,
-}
-
-impl Stats {
-    fn received(&mut self, bytes: usize) {
-        self.bytes_received += bytes as u64;
-        self.messages += 1;
-    }
-    fn sent(&mut self, bytes: usize) {
-        self.bytes_sent += bytes as u64;
-        self.messages += 1;
-    }
-    fn fill(&self, extra: &mut std::collections::BTreeMap<String, f64>) {
-        for (key, value) in [
-            ("workers", self.workers as f64),
-            ("ipc_bytes_sent", self.bytes_sent as f64),
-            ("ipc_bytes_received", self.bytes_received as f64),
-            ("ipc_messages", self.messages as f64),
-            ("worker_restarts", self.restarts as f64),
-            ("malformed_frames", self.malformed as f64),
-            ("urls_requeued", self.requeued as f64),
-            ("urls_lost_to_worker_deaths", self.lost as f64),
-            ("worker_peaks_from_rusage", self.peaks_from_rusage as f64),
-        ] {
-            extra.insert(key.to_owned(), value);
-        }
-    }
-}
-
-/// How many workers to start and how many fetches each may hold.
-pub(crate) fn plan(mode: Mode, job: &CrawlJob, async_workers: usize) -> Vec<usize> {
-    let limit = job.concurrency();
-    // More workers than URLs could ever be in flight would only cost start-up time.
-    let useful = limit.min(job.max_urls()).max(1);
-    match mode {
-        Mode::Blocking => vec![1; useful],
-        Mode::Async => {
-            let k = async_workers.clamp(1, useful);
-            (0..k)
-                .map(|i| limit / k + usize::from(i < limit % k))
-                .collect()
-        }
-    }
-}
-
-/// The job the workers get: the same rules with a one-URL stand-in workload
-/// ([`CrawlJob::limits_only`]), so a list of a million URLs is not copied to every worker.
-fn limits_job(job: &CrawlJob) -> Result<CrawlJob, String> {
-    job.limits_only().map_err(|e| e.to_string())
-}
-
-/// Runs `job` on worker processes, one per entry of `capacities` (its slot count).
-pub(crate) fn run(
-    info: &BackendInfo,
-    job: &CrawlJob,
-    mode: Mode,
-    command: &WorkerCommand,
-    capacities: Vec<usize>,
-    pids: &PidSet,
-) -> Result<Driven, BackendError> {
-    let limits = limits_job(job).map_err(|e| info.setup_error(e))?;
-    let (tx, rx) = mpsc::channel();
-    let (fatal_tx, fatal_rx) = oneshot::channel();
-    let workers = capacities.len();
-    let mut supervisor = Supervisor::new(
-        mode,
-        command.clone(),
-        limits,
-        tx.clone(),
-        capacities,
-        Arc::clone(pids),
-        fatal_tx,
-    );
-    for slot in 0..workers {
-        if let Err(e) = supervisor.spawn(slot) {
-            supervisor.shutdown(&rx);
-            return Err(info.setup_error(format!(
-                "could not start worker process {} of {workers} ({}): {e}",
-                slot + 1,
-                command.program.display()
-            )));
-        }
-    }
-    let thread = thread::Builder::new()
-        .name("mp-supervisor".into())
-        .spawn(move || supervisor.run(rx))
-        .map_err(|e| info.setup_error(format!("could not start the supervisor thread: {e}")))?;
-    let running = Running {
-        tx: tx.clone(),
-        thread: Some(thread),
-    };
-    let dispatch = |url: Url| {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let sent = tx
-            .send(Msg::Dispatch {
-                url: url.clone(),
-                reply: reply_tx,
-            })
-            .is_ok();
-        async move {
-            match (sent, reply_rx.await) {
-                (true, Ok(outcome)) => outcome,
-                _ => lost_outcome(
-                    url,
-                    "the coordinator stopped before a worker reported this URL",
-                ),
-            }
-        }
-    };
-    let drove = futures_executor::block_on(async {
-        let mut fatal_rx = fatal_rx;
-        let driving = std::pin::pin!(drive(job, dispatch));
-        let driven = match future::select(driving, &mut fatal_rx).await {
-            Either::Left((driven, _)) => driven,
-            Either::Right((Ok(reason), _)) => return Err(reason),
-            // The supervisor is gone without a verdict: let the loop finish (with lost outcomes).
-            Either::Right((Err(_), driving)) => driving.await,
-        };
-        // The supervisor fails the run *before* answering the waiting URLs with lost outcomes,
-        // so a loop that ended on those outcomes finds the reason here.
-        match fatal_rx.try_recv() {
-            Ok(Some(reason)) => Err(reason),
-            _ => Ok(driven),
-        }
-    });
-    let stats = running
-        .finish()
-        .map_err(|_| info.setup_error("the supervisor thread panicked"))?;
-    let mut driven = drove.map_err(|reason| info.setup_error(reason))?;
-    stats.fill(&mut driven.extra);
-    driven.worker_peaks = stats.peaks;
-    Ok(driven)
-}
-
-/// The supervisor thread; dropping it (even while unwinding) stops and reaps every worker.
-struct Running {
-    tx: mpsc::Sender<Msg>,
-    thread: Option<JoinHandle<Stats>>,
-}
-
-impl Running {
-    fn finish(mut self) -> thread::Result<Stats> {
-        let _ = self.tx.send(Msg::Finish);
-        self.thread.take().expect("finished once").join()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = self.tx.send(Msg::Finish);
-            let _ = thread.join();
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Spawned, `Hello` sent, waiting for the worker's.
-    Starting,
-    /// Taking fetches.
-    Ready,
-    /// Gone and not replaced (or not yet spawned).
-    Dead,
-}
-
-/// One worker position. A replacement reuses the slot with the next `incarnation`, so events
-/// from a previous process are recognised as stale and ignored.
-struct Slot {
-    capacity: usize,
-    /// Processes started for this slot so far; the next one's incarnation.
-    spawns: u32,
-    incarnation: u32,
-    state: State,
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    reader: Option<JoinHandle<()>>,
-    /// Its reader has not yet sent `Closed`.
-    reader_open: bool,
-    pid: u32,
-    busy: usize,
-    started: Instant,
-    failed_starts: u32,
-    /// The process's own peak RSS, last read while it was alive.
-    peak_rss: Option<u64>,
-}
-
-impl Slot {
-    /// Reads the process's peak RSS while it is alive (a process that has exited has none left to
-    /// read).
-    fn sample_peak(&mut self) {
-        if let Some(child) = &self.child {
-            self.peak_rss = self.peak_rss.max(peak_rss_bytes_of(child.id()));
-        }
-    }
-
-    /// Stops the process (SIGKILL if `kill` or if it has not exited), reaps it, records its peak
-    /// RSS in `stats` and joins its reader. Returns how it ended.
-    fn reap(&mut self, kill: bool, pids: &PidSet, stats: &mut Stats) -> String {
-        self.stdin = None;
-        let sampled = self.peak_rss.take();
-        let status = self
-            .child
-            .take()
-            .map(|child| reap_child(child, kill, sampled, stats));
-        if let Some(reader) = self.reader.take() {
-            // The process is gone, so its stdout is closed and the reader ends.
-            let _ = reader.join();
-        }
-        self.reader_open = false;
-        pids.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.pid);
-        match status {
-            Some(Ok(status)) => status.to_string(),
-            Some(Err(e)) => format!("not reaped: {e}"),
-            None => "not running".into(),
-        }
-    }
-}
 
 /// Stops `child` (SIGKILL at once when `kill`, otherwise only if it has not exited yet), reaps it
 /// with `wait4` and adds its peak RSS to `stats`.
@@ -356,7 +104,7 @@ fn reap_child(
     mut child: Child,
     kill: bool,
     sampled: Option<u64>,
-    stats: &mut Stats,
+    stats: &mut IoStats,
 ) -> io::Result<ExitStatus> {
     let pid = child.id();
     // Unreaped, the pid is still this child's, even as a zombie.
@@ -408,88 +156,433 @@ fn wait4(pid: u32, poll: bool) -> io::Result<Option<(ExitStatus, libc::rusage)>>
     }
 }
 
-/// A URL the supervisor answers for.
-struct Job {
-    url: Url,
-    reply: oneshot::Sender<FetchOutcome>,
-    /// The slot holding it, while a worker has it.
-    slot: Option<usize>,
-    /// Workers that died holding it.
-    deaths: u32,
+/// Reader threads only decode frames.
+const READER_STACK: usize = 256 * 1024;
+/// Writer threads only copy bytes.
+const WRITER_STACK: usize = 128 * 1024;
+/// Frames a writer coalesces into one `write` when a burst is queued.
+const WRITE_BATCH: usize = 256 * 1024;
+/// Each reader's buffer: outcomes arrive in bursts at high concurrency.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Everything the supervisor hears about: an event for the machine, when it happened, and the
+/// bytes of the frame it came in (0 for events that are not frames).
+struct Msg {
+    event: Event<ReplyTx>,
+    at: Instant,
+    bytes: usize,
 }
 
-struct Supervisor {
-    mode: Mode,
-    command: WorkerCommand,
-    limits: CrawlJob,
-    tx: mpsc::Sender<Msg>,
-    slots: Vec<Slot>,
-    /// One `(slot, incarnation)` per free fetch slot; stale ones are skipped when taken.
-    tokens: VecDeque<(usize, u32)>,
-    /// URLs waiting for a free slot (new ones at the back, re-queued ones at the front).
-    pending: VecDeque<u64>,
-    jobs: HashMap<u64, Job>,
-    next_id: u64,
-    restart_budget: usize,
-    stats: Stats,
-    pids: PidSet,
-    fatal_tx: Option<oneshot::Sender<String>>,
-    failed: Option<String>,
-}
-
-impl Supervisor {
-    fn new(
-        mode: Mode,
-        command: WorkerCommand,
-        limits: CrawlJob,
-        tx: mpsc::Sender<Msg>,
-        capacities: Vec<usize>,
-        pids: PidSet,
-        fatal_tx: oneshot::Sender<String>,
-    ) -> Self {
-        let workers = capacities.len();
-        let slots = capacities
-            .into_iter()
-            .map(|capacity| Slot {
-                capacity,
-                spawns: 0,
-                incarnation: 0,
-                state: State::Dead,
-                child: None,
-                stdin: None,
-                reader: None,
-                reader_open: false,
-                pid: 0,
-                busy: 0,
-                started: Instant::now(),
-                failed_starts: 0,
-                peak_rss: None,
-            })
-            .collect();
+impl Msg {
+    fn now(event: Event<ReplyTx>) -> Self {
         Self {
-            mode,
-            command,
-            limits,
-            tx,
-            slots,
-            tokens: VecDeque::new(),
-            pending: VecDeque::new(),
-            jobs: HashMap::new(),
-            next_id: 0,
-            restart_budget: 2 * workers + 4,
-            stats: Stats {
-                workers,
-                ..Stats::default()
-            },
-            pids,
-            fatal_tx: Some(fatal_tx),
-            failed: None,
+            event,
+            at: Instant::now(),
+            bytes: 0,
+        }
+    }
+}
+
+/// The IO layer's counters.
+#[derive(Debug, Default)]
+struct IoStats {
+    bytes_sent: u64,
+    bytes_received: u64,
+    messages: u64,
+    heartbeats: u64,
+    /// Every worker process's own peak RSS, summed as each is reaped.
+    peaks: WorkerPeaks,
+    /// Workers whose own peak could not be read (they had already exited), so the kernel's
+    /// `ru_maxrss` stood in for it — an overestimate (see [`reap_child`]).
+    peaks_from_rusage: usize,
+}
+
+impl IoStats {
+    fn sent(&mut self, bytes: usize) {
+        self.bytes_sent += bytes as u64;
+        self.messages += 1;
+    }
+}
+
+/// What a run reports in `extra`.
+#[derive(Debug)]
+struct Stats {
+    machine: Counters,
+    io: IoStats,
+    workers: usize,
+    sources: usize,
+    budget: usize,
+    watchdog: Duration,
+}
+
+impl Stats {
+    fn fill(&self, extra: &mut std::collections::BTreeMap<String, f64>) {
+        let (m, io) = (&self.machine, &self.io);
+        for (key, value) in [
+            ("workers", self.workers as f64),
+            ("ipc_bytes_sent", io.bytes_sent as f64),
+            ("ipc_bytes_received", io.bytes_received as f64),
+            ("ipc_messages", io.messages as f64),
+            ("heartbeats", io.heartbeats as f64),
+            ("worker_restarts", m.restarts as f64),
+            ("malformed_frames", m.malformed as f64),
+            ("urls_requeued", m.requeued as f64),
+            ("urls_lost_to_worker_deaths", m.lost as f64),
+            ("workers_stopped_by_watchdog", m.stopped_by_watchdog as f64),
+            ("worker_peaks_from_rusage", io.peaks_from_rusage as f64),
+            ("source_addresses", self.sources as f64),
+            ("worker_in_flight_budget", self.budget as f64),
+            ("worker_watchdog_ms", self.watchdog.as_millis() as f64),
+        ] {
+            extra.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// The job the workers get: the same rules with a one-URL stand-in workload
+/// ([`CrawlJob::limits_only`]), so a list of a million URLs is not copied to every worker.
+fn limits_job(job: &CrawlJob) -> Result<CrawlJob, String> {
+    job.limits_only().map_err(|e| e.to_string())
+}
+
+/// Runs `job` on worker processes as `plan` says.
+pub(crate) fn run(
+    info: &BackendInfo,
+    job: &CrawlJob,
+    mode: Mode,
+    command: &WorkerCommand,
+    plan: Plan,
+    pids: &PidSet,
+) -> Result<Driven, BackendError> {
+    let limits = limits_job(job).map_err(|e| info.setup_error(e))?;
+    let (tx, rx) = mpsc::channel();
+    let (fatal_tx, fatal_rx) = oneshot::channel();
+    let now = Instant::now();
+    let watchdog = watchdog(job);
+    let workers = plan.capacities.len();
+    let mut supervisor = Supervisor {
+        machine: Machine::new(Limits::new(plan.capacities.clone(), watchdog), now),
+        mode,
+        command: command.clone(),
+        limits,
+        capacities: plan.capacities,
+        sources: plan.sources,
+        tx: tx.clone(),
+        procs: (0..workers).map(|_| Proc::default()).collect(),
+        io: IoStats::default(),
+        pids: Arc::clone(pids),
+        fatal_tx: Some(fatal_tx),
+        fatal: None,
+        finished: false,
+        budget: plan.budget,
+        watchdog,
+    };
+    let starting = supervisor.machine.start(now);
+    supervisor.perform(starting, now);
+    if let Some(reason) = supervisor.fatal.clone() {
+        supervisor.shutdown(&rx);
+        return Err(info.setup_error(reason));
+    }
+    let thread = thread::Builder::new()
+        .name("mp-supervisor".into())
+        .spawn(move || supervisor.run(rx))
+        .map_err(|e| info.setup_error(format!("could not start the supervisor thread: {e}")))?;
+    let running = Running {
+        tx: tx.clone(),
+        thread: Some(thread),
+    };
+    let dispatch = |url: Url| {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let sent = tx
+            .send(Msg::now(Event::Dispatch {
+                url: url.clone(),
+                reply: reply_tx,
+            }))
+            .is_ok();
+        async move {
+            match (sent, reply_rx.await) {
+                (true, Ok(outcome)) => outcome,
+                _ => lost_outcome(
+                    url,
+                    "the coordinator stopped before a worker reported this URL",
+                ),
+            }
+        }
+    };
+    let drove = futures_executor::block_on(async {
+        let mut fatal_rx = fatal_rx;
+        let driving = std::pin::pin!(drive(job, dispatch));
+        let driven = match future::select(driving, &mut fatal_rx).await {
+            Either::Left((driven, _)) => driven,
+            Either::Right((Ok(reason), _)) => return Err(reason),
+            // The supervisor is gone without a verdict: let the loop finish (with lost outcomes).
+            Either::Right((Err(_), driving)) => driving.await,
+        };
+        // The machine fails the run *before* answering the waiting URLs with lost outcomes, so a
+        // loop that ended on those outcomes finds the reason here.
+        match fatal_rx.try_recv() {
+            Ok(Some(reason)) => Err(reason),
+            _ => Ok(driven),
+        }
+    });
+    let stats = running
+        .finish()
+        .map_err(|_| info.setup_error("the supervisor thread panicked"))?;
+    let mut driven = drove.map_err(|reason| info.setup_error(reason))?;
+    stats.fill(&mut driven.extra);
+    driven.worker_peaks = stats.io.peaks;
+    Ok(driven)
+}
+
+/// The supervisor thread; dropping it (even while unwinding) stops and reaps every worker.
+struct Running {
+    tx: mpsc::Sender<Msg>,
+    thread: Option<JoinHandle<Stats>>,
+}
+
+impl Running {
+    fn finish(mut self) -> thread::Result<Stats> {
+        let _ = self.tx.send(Msg::now(Event::Finish));
+        self.thread.take().expect("finished once").join()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.tx.send(Msg::now(Event::Finish));
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One worker slot's live process and its threads.
+#[derive(Default)]
+struct Proc {
+    incarnation: u32,
+    child: Option<Child>,
+    pid: u32,
+    /// Frames for its writer thread; dropping it closes the worker's stdin (once the queued
+    /// frames are written).
+    frames: Option<mpsc::Sender<Vec<u8>>>,
+    reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+    /// Its reader has not yet reported `Closed`.
+    reader_open: bool,
+    /// The process's own peak RSS, last read while it was alive.
+    peak_rss: Option<u64>,
+}
+
+impl Proc {
+    /// Reads the process's peak RSS while it is alive (a process that has exited has none left to
+    /// read).
+    fn sample_peak(&mut self) {
+        if let Some(child) = &self.child {
+            self.peak_rss = self.peak_rss.max(peak_rss_bytes_of(child.id()));
         }
     }
 
-    /// Starts the next incarnation of `slot` and sends it `Hello`.
-    fn spawn(&mut self, slot: usize) -> io::Result<()> {
-        let incarnation = self.slots[slot].spawns;
+    /// Stops the process (SIGKILL if `kill` or if it has not exited), reaps it, records its peak
+    /// RSS in `stats` and joins its threads. Returns how it ended.
+    fn reap(&mut self, kill: bool, pids: &PidSet, stats: &mut IoStats) -> String {
+        self.frames = None;
+        let sampled = self.peak_rss.take();
+        let status = self
+            .child
+            .take()
+            .map(|child| reap_child(child, kill, sampled, stats));
+        // The process is gone, so its stdout is closed (the reader ends) and its stdin has no
+        // reader (a writer blocked on it fails with EPIPE and ends).
+        for handle in [self.reader.take(), self.writer.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = handle.join();
+        }
+        self.reader_open = false;
+        pids.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.pid);
+        match status {
+            Some(Ok(status)) => status.to_string(),
+            Some(Err(e)) => format!("not reaped: {e}"),
+            None => "not running".into(),
+        }
+    }
+}
+
+struct Supervisor {
+    machine: Machine<ReplyTx>,
+    mode: Mode,
+    command: WorkerCommand,
+    limits: CrawlJob,
+    capacities: Vec<usize>,
+    sources: Vec<Option<IpAddr>>,
+    tx: mpsc::Sender<Msg>,
+    procs: Vec<Proc>,
+    io: IoStats,
+    pids: PidSet,
+    fatal_tx: Option<oneshot::Sender<String>>,
+    fatal: Option<String>,
+    /// The machine asked for the shutdown.
+    finished: bool,
+    budget: usize,
+    watchdog: Duration,
+}
+
+impl Supervisor {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) -> Stats {
+        // The time up to which every event has been handled (see the module docs).
+        let mut clock = Instant::now();
+        while !self.finished {
+            let msg = match self.machine.next_deadline() {
+                Some(deadline) => {
+                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(msg) => Some(msg),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(msg) => Some(msg),
+                    Err(_) => break,
+                },
+            };
+            match msg {
+                None => {
+                    clock = clock.max(Instant::now());
+                    self.handle(Event::Tick, clock);
+                }
+                Some(msg) => {
+                    clock = clock.max(msg.at);
+                    self.note(&msg);
+                    self.handle(msg.event, clock);
+                    if self.machine.next_deadline().is_some_and(|d| clock >= d) {
+                        self.handle(Event::Tick, clock);
+                    }
+                }
+            }
+        }
+        if !self.finished {
+            self.handle(Event::Finish, clock);
+        }
+        self.shutdown(&rx);
+        Stats {
+            machine: self.machine.counters().clone(),
+            io: std::mem::take(&mut self.io),
+            workers: self.capacities.len(),
+            sources: self.sources.iter().flatten().count(),
+            budget: self.budget,
+            watchdog: self.watchdog,
+        }
+    }
+
+    /// Bookkeeping the machine does not need: bytes, frames, whose reader is still open.
+    fn note(&mut self, msg: &Msg) {
+        if msg.bytes > 0 {
+            self.io.bytes_received += msg.bytes as u64;
+            self.io.messages += 1;
+        }
+        match msg.event {
+            Event::Alive { .. } => self.io.heartbeats += 1,
+            Event::Closed {
+                slot, incarnation, ..
+            } if self.procs[slot].incarnation == incarnation => {
+                self.procs[slot].reader_open = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn handle(&mut self, event: Event<ReplyTx>, now: Instant) {
+        let actions = self.machine.handle(event, now);
+        self.perform(actions, now);
+    }
+
+    /// Performs the machine's actions in order (feeding back what fails).
+    fn perform(&mut self, actions: Vec<Action<ReplyTx>>, now: Instant) {
+        let mut queue = VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Spawn { slot, incarnation } => {
+                    if let Err(e) = self.spawn(slot, incarnation) {
+                        let error = format!("{}: {e}", self.command.program.display());
+                        eprintln!(
+                            "crawlbench multiprocess: could not start worker {slot} \
+                             (incarnation {incarnation}): {error}"
+                        );
+                        let event = Event::SpawnFailed {
+                            slot,
+                            incarnation,
+                            error,
+                        };
+                        queue.extend(self.machine.handle(event, now));
+                    }
+                }
+                Action::Send {
+                    slot,
+                    incarnation,
+                    id,
+                    url,
+                } => self.send(slot, incarnation, &ToWorker::Fetch { id, url }),
+                Action::Kill {
+                    slot,
+                    incarnation,
+                    note,
+                } => {
+                    let p = &mut self.procs[slot];
+                    if p.incarnation == incarnation && p.child.is_some() {
+                        let pid = p.pid;
+                        let ended = p.reap(true, &self.pids, &mut self.io);
+                        eprintln!(
+                            "crawlbench multiprocess: worker {slot} (pid {pid}) {note} \
+                             [it ended: {ended}]"
+                        );
+                    }
+                }
+                Action::Answer { reply, outcome } => {
+                    let _ = reply.send(*outcome);
+                }
+                Action::Lose { reply, url, why } => {
+                    let _ = reply.send(lost_outcome(url, &why));
+                }
+                Action::FailRun { reason } => {
+                    if let Some(tx) = self.fatal_tx.take() {
+                        let _ = tx.send(reason.clone());
+                    }
+                    self.fatal.get_or_insert(reason);
+                }
+                Action::Shutdown => self.finished = true,
+            }
+        }
+    }
+
+    /// Hands `msg` to the slot's writer. A writer that is gone has reported why (or its process
+    /// was killed), so a failed hand-off needs nothing more.
+    fn send(&mut self, slot: usize, incarnation: u32, msg: &ToWorker) {
+        let p = &self.procs[slot];
+        if p.incarnation != incarnation {
+            return;
+        }
+        match encode_frame(msg) {
+            Ok(frame) => {
+                let n = frame.len();
+                if p.frames.as_ref().is_some_and(|f| f.send(frame).is_ok()) {
+                    self.io.sent(n);
+                }
+            }
+            Err(e) => {
+                let _ = self.tx.send(Msg::now(Event::WriteFailed {
+                    slot,
+                    incarnation,
+                    error: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    /// Starts incarnation `incarnation` of `slot`, its reader and writer, and sends it `Hello`.
+    fn spawn(&mut self, slot: usize, incarnation: u32) -> io::Result<()> {
         let mut command = Command::new(&self.command.program);
         command
             .args(&self.command.args)
@@ -502,23 +595,41 @@ impl Supervisor {
             .process_group(0);
         let mut child = command.spawn()?;
         let pid = child.id();
-        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = reap_child(child, true, None, &mut self.stats);
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = reap_child(child, true, None, &mut self.io);
             return Err(io::Error::other("the worker's stdio was not piped"));
         };
-        let capacity = self.slots[slot].capacity;
         let hello = ToWorker::Hello {
             version: PROTOCOL_VERSION,
             mode: self.mode,
             job: self.limits.clone(),
-            slots: u32::try_from(capacity).unwrap_or(u32::MAX),
+            slots: u32::try_from(self.capacities[slot]).unwrap_or(u32::MAX),
             worker: u32::try_from(slot).unwrap_or(u32::MAX),
             incarnation,
+            source: self.sources[slot],
         };
-        // A worker that died at once fails this write; its reader reports the death.
-        if let Ok(n) = write_frame(&mut stdin, &hello) {
-            self.stats.sent(n);
-        }
+        let hello = match encode_frame(&hello) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let _ = reap_child(child, true, None, &mut self.io);
+                return Err(e);
+            }
+        };
+        let (frames_tx, frames_rx) = mpsc::channel::<Vec<u8>>();
+        let hello_len = hello.len();
+        let _ = frames_tx.send(hello);
+        let tx = self.tx.clone();
+        let writer = thread::Builder::new()
+            .name(format!("mp-writer-{slot}"))
+            .stack_size(WRITER_STACK)
+            .spawn(move || write_worker(slot, incarnation, stdin, frames_rx, tx));
+        let writer = match writer {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = reap_child(child, true, None, &mut self.io);
+                return Err(e);
+            }
+        };
         let tx = self.tx.clone();
         let reader = thread::Builder::new()
             .name(format!("mp-reader-{slot}"))
@@ -527,415 +638,132 @@ impl Supervisor {
         let reader = match reader {
             Ok(handle) => handle,
             Err(e) => {
-                let _ = reap_child(child, true, None, &mut self.stats);
+                drop(frames_tx);
+                let _ = reap_child(child, true, None, &mut self.io);
+                let _ = writer.join();
                 return Err(e);
             }
         };
+        // A worker that died at once fails the write; its reader reports the death.
+        self.io.sent(hello_len);
         self.pids
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(pid);
-        let s = &mut self.slots[slot];
-        s.incarnation = incarnation;
-        s.spawns += 1;
-        s.state = State::Starting;
-        s.child = Some(child);
-        s.stdin = Some(stdin);
-        s.reader = Some(reader);
-        s.reader_open = true;
-        s.pid = pid;
-        s.busy = 0;
-        s.started = Instant::now();
-        s.peak_rss = None;
+        self.procs[slot] = Proc {
+            incarnation,
+            child: Some(child),
+            pid,
+            frames: Some(frames_tx),
+            reader: Some(reader),
+            writer: Some(writer),
+            reader_open: true,
+            peak_rss: None,
+        };
         Ok(())
-    }
-
-    fn run(mut self, rx: mpsc::Receiver<Msg>) -> Stats {
-        loop {
-            let deadline = self
-                .slots
-                .iter()
-                .filter(|s| s.state == State::Starting)
-                .map(|s| s.started + HANDSHAKE_TIMEOUT)
-                .min();
-            let msg = match deadline {
-                Some(deadline) => {
-                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                        Ok(msg) => msg,
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            self.expire_handshakes();
-                            self.pump();
-                            continue;
-                        }
-                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                None => match rx.recv() {
-                    Ok(msg) => msg,
-                    Err(_) => break,
-                },
-            };
-            if matches!(msg, Msg::Finish) {
-                break;
-            }
-            self.handle(msg);
-            self.pump();
-        }
-        self.shutdown(&rx);
-        std::mem::take(&mut self.stats)
-    }
-
-    fn is_current(&self, slot: usize, incarnation: u32) -> bool {
-        let s = &self.slots[slot];
-        s.incarnation == incarnation && s.state != State::Dead
-    }
-
-    fn handle(&mut self, msg: Msg) {
-        match msg {
-            Msg::Finish => {}
-            Msg::Dispatch { url, reply } => {
-                if let Some(reason) = &self.failed {
-                    let _ = reply.send(lost_outcome(url, reason));
-                    return;
-                }
-                let id = self.next_id;
-                self.next_id += 1;
-                self.jobs.insert(
-                    id,
-                    Job {
-                        url,
-                        reply,
-                        slot: None,
-                        deaths: 0,
-                    },
-                );
-                self.pending.push_back(id);
-            }
-            Msg::Ready {
-                slot,
-                incarnation,
-                bytes,
-            } => {
-                self.stats.received(bytes);
-                if !self.is_current(slot, incarnation) {
-                    return;
-                }
-                let s = &mut self.slots[slot];
-                if s.state == State::Starting {
-                    s.state = State::Ready;
-                    s.failed_starts = 0;
-                    let free = s.capacity - s.busy;
-                    self.tokens
-                        .extend(std::iter::repeat_n((slot, incarnation), free));
-                }
-            }
-            Msg::Outcome {
-                slot,
-                incarnation,
-                id,
-                outcome,
-                bytes,
-            } => {
-                self.stats.received(bytes);
-                if !self.is_current(slot, incarnation) {
-                    // From a worker already replaced: its URLs were re-queued.
-                    return;
-                }
-                match self.jobs.get(&id) {
-                    Some(job) if job.slot == Some(slot) && job.url == outcome.url => {
-                        let job = self.jobs.remove(&id).expect("just looked up");
-                        let _ = job.reply.send(*outcome);
-                        self.slots[slot].busy -= 1;
-                        self.tokens.push_back((slot, incarnation));
-                    }
-                    _ => {
-                        self.stats.malformed += 1;
-                        self.fail_worker(
-                            slot,
-                            &format!(
-                                "reported an outcome (id {id}, {}) for a URL it was not given",
-                                outcome.url
-                            ),
-                        );
-                    }
-                }
-            }
-            Msg::Refused {
-                slot,
-                incarnation,
-                reason,
-                bytes,
-            } => {
-                self.stats.received(bytes);
-                if self.is_current(slot, incarnation) {
-                    self.fail_run(format!("a worker refused the job: {reason}"));
-                    self.fail_worker(slot, "refused the job");
-                }
-            }
-            Msg::Closed {
-                slot,
-                incarnation,
-                why,
-                malformed,
-            } => {
-                if self.slots[slot].incarnation == incarnation {
-                    self.slots[slot].reader_open = false;
-                }
-                if self.is_current(slot, incarnation) {
-                    if malformed {
-                        self.stats.malformed += 1;
-                    }
-                    self.fail_worker(slot, &why);
-                }
-            }
-        }
-    }
-
-    fn expire_handshakes(&mut self) {
-        let now = Instant::now();
-        let late: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| {
-                let s = &self.slots[i];
-                s.state == State::Starting && now >= s.started + HANDSHAKE_TIMEOUT
-            })
-            .collect();
-        for slot in late {
-            self.fail_worker(
-                slot,
-                &format!("did not answer hello within {HANDSHAKE_TIMEOUT:?}"),
-            );
-        }
-    }
-
-    /// The run cannot go on: `run` returns this reason as its error.
-    fn fail_run(&mut self, reason: String) {
-        if self.failed.is_none() {
-            if let Some(tx) = self.fatal_tx.take() {
-                let _ = tx.send(reason.clone());
-            }
-            self.failed = Some(reason);
-        }
-    }
-
-    /// Answers `id` with a lost outcome.
-    fn lose(&mut self, id: u64, why: &str) {
-        if let Some(job) = self.jobs.remove(&id) {
-            self.stats.lost += 1;
-            let _ = job.reply.send(lost_outcome(job.url, why));
-        }
-    }
-
-    /// `slot`'s worker died or broke the protocol: stop and reap it, re-queue the URLs it held
-    /// and start a replacement — or, past the restart budget, give those URLs up.
-    fn fail_worker(&mut self, slot: usize, why: &str) {
-        let s = &mut self.slots[slot];
-        if s.state == State::Dead {
-            return;
-        }
-        let was_starting = s.state == State::Starting;
-        let pid = s.pid;
-        let ended = s.reap(true, &self.pids, &mut self.stats);
-        s.state = State::Dead;
-        s.busy = 0;
-        if was_starting {
-            s.failed_starts += 1;
-        }
-        let failed_starts = s.failed_starts;
-        if failed_starts >= MAX_FAILED_STARTS {
-            self.fail_run(format!(
-                "worker {slot} failed to start {failed_starts} times in a row; the last one \
-                 {why} ({ended})"
-            ));
-        }
-        let restart = self.failed.is_none() && self.stats.restarts < self.restart_budget;
-        let mut held: Vec<u64> = self
-            .jobs
-            .iter()
-            .filter(|(_, job)| job.slot == Some(slot))
-            .map(|(id, _)| *id)
-            .collect();
-        held.sort_unstable();
-        eprintln!(
-            "crawlbench multiprocess: worker {slot} (pid {pid}) {why} ({ended}); {} URLs it \
-             held {}; {}",
-            held.len(),
-            if restart {
-                "are re-queued"
-            } else {
-                "are given up"
-            },
-            if restart {
-                format!(
-                    "restarting it ({} of {} restarts)",
-                    self.stats.restarts + 1,
-                    self.restart_budget
-                )
-            } else {
-                "not restarting it".to_owned()
-            }
-        );
-        for id in held.into_iter().rev() {
-            let job = self.jobs.get_mut(&id).expect("held URLs are in the table");
-            job.slot = None;
-            job.deaths += 1;
-            if restart && job.deaths < MAX_DEATHS_PER_URL {
-                self.pending.push_front(id);
-                self.stats.requeued += 1;
-            } else if restart {
-                let deaths = job.deaths;
-                self.lose(
-                    id,
-                    &format!("its worker died while fetching it {deaths} times (last: {why})"),
-                );
-            } else {
-                self.lose(
-                    id,
-                    &format!(
-                        "its worker died ({why}) and the restart budget of {} is spent",
-                        self.restart_budget
-                    ),
-                );
-            }
-        }
-        if restart {
-            self.stats.restarts += 1;
-            if let Err(e) = self.spawn(slot) {
-                eprintln!(
-                    "crawlbench multiprocess: could not restart worker {slot} ({}): {e}",
-                    self.command.program.display()
-                );
-            }
-        }
-    }
-
-    /// Takes a free slot of a ready worker.
-    fn take_token(&mut self) -> Option<usize> {
-        while let Some((slot, incarnation)) = self.tokens.pop_front() {
-            let s = &self.slots[slot];
-            if s.incarnation == incarnation && s.state == State::Ready && s.busy < s.capacity {
-                return Some(slot);
-            }
-        }
-        None
-    }
-
-    /// Sends waiting URLs to free slots; fails them when no worker is left to send them to.
-    fn pump(&mut self) {
-        while let Some(&id) = self.pending.front() {
-            let waited_for = self
-                .jobs
-                .get(&id)
-                .is_some_and(|job| !job.reply.is_canceled());
-            if !waited_for {
-                // Nobody waits for it any more (the run was cancelled).
-                self.pending.pop_front();
-                self.jobs.remove(&id);
-                continue;
-            }
-            let Some(slot) = self.take_token() else {
-                break;
-            };
-            self.pending.pop_front();
-            let frame = ToWorker::Fetch {
-                id,
-                url: self.jobs[&id].url.clone(),
-            };
-            let written = match self.slots[slot].stdin.as_mut() {
-                Some(stdin) => write_frame(stdin, &frame),
-                None => Err(io::Error::other("its stdin is closed")),
-            };
-            match written {
-                Ok(n) => {
-                    self.stats.sent(n);
-                    self.jobs.get_mut(&id).expect("looked up above").slot = Some(slot);
-                    self.slots[slot].busy += 1;
-                }
-                Err(e) => {
-                    self.pending.push_front(id);
-                    self.fail_worker(slot, &format!("could not be written to ({e})"));
-                }
-            }
-        }
-        if !self.pending.is_empty() && self.slots.iter().all(|s| s.state == State::Dead) {
-            let why = self.failed.clone().unwrap_or_else(|| {
-                format!(
-                    "every worker died and the restart budget of {} is spent",
-                    self.restart_budget
-                )
-            });
-            while let Some(id) = self.pending.pop_front() {
-                self.lose(id, &why);
-            }
-        }
     }
 
     /// Closes every worker's stdin, gives them [`grace`] to exit, kills the rest, reaps all.
     fn shutdown(&mut self, rx: &mpsc::Receiver<Msg>) {
         // Their own peaks, while they are alive to be asked: once stdin closes they exit.
-        for s in &mut self.slots {
-            s.sample_peak();
-            s.stdin = None;
+        for p in &mut self.procs {
+            p.sample_peak();
+            p.frames = None;
         }
         let deadline = Instant::now() + grace();
         // A worker exits on EOF; its reader's `Closed` is the signal that its stdout is gone.
         while self
-            .slots
+            .procs
             .iter()
-            .any(|s| s.child.is_some() && s.reader_open)
+            .any(|p| p.child.is_some() && p.reader_open)
         {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Msg::Closed {
-                    slot, incarnation, ..
-                }) if self.slots[slot].incarnation == incarnation => {
-                    self.slots[slot].reader_open = false;
+                Ok(msg) => {
+                    self.note(&msg);
+                    if let Event::Dispatch { url, reply } = msg.event {
+                        let _ = reply.send(lost_outcome(url, "the run is shutting down"));
+                    }
                 }
-                Ok(Msg::Dispatch { url, reply }) => {
-                    let _ = reply.send(lost_outcome(url, "the run is shutting down"));
-                }
-                Ok(_) => {}
                 Err(_) => break,
             }
         }
         // Stdout closes before the process is gone; let it finish exiting within the grace.
         while Instant::now() < deadline
             && self
-                .slots
+                .procs
                 .iter()
-                .any(|s| s.child.is_some() && !has_exited(s.pid))
+                .any(|p| p.child.is_some() && !has_exited(p.pid))
         {
-            std::thread::sleep(Duration::from_millis(5));
+            thread::sleep(Duration::from_millis(5));
         }
-        for s in &mut self.slots {
-            s.reap(false, &self.pids, &mut self.stats);
-            s.state = State::Dead;
+        for p in &mut self.procs {
+            p.reap(false, &self.pids, &mut self.io);
         }
-        self.pending.clear();
-        self.jobs.clear();
     }
 }
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
         // Normally a no-op (shutdown reaped everything); on a panic this still stops the workers.
-        for s in &mut self.slots {
-            if s.child.is_some() {
-                s.reap(true, &self.pids, &mut self.stats);
+        for p in &mut self.procs {
+            if p.child.is_some() {
+                p.reap(true, &self.pids, &mut self.io);
             }
+        }
+    }
+}
+
+/// A worker's writer thread: writes the frames handed to it, coalescing a queued burst into one
+/// `write`, until the supervisor drops its sender (then dropping stdin closes the pipe: the
+/// worker stops) or a write fails (reported as [`Event::WriteFailed`]).
+fn write_worker(
+    slot: usize,
+    incarnation: u32,
+    mut stdin: ChildStdin,
+    frames: mpsc::Receiver<Vec<u8>>,
+    tx: mpsc::Sender<Msg>,
+) {
+    let mut batch = Vec::new();
+    while let Ok(frame) = frames.recv() {
+        let written = match frames.try_recv() {
+            Ok(next) => {
+                batch.clear();
+                batch.extend_from_slice(&frame);
+                batch.extend_from_slice(&next);
+                while batch.len() < WRITE_BATCH {
+                    match frames.try_recv() {
+                        Ok(more) => batch.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                stdin.write_all(&batch)
+            }
+            Err(_) => stdin.write_all(&frame),
+        };
+        if let Err(e) = written {
+            let _ = tx.send(Msg::now(Event::WriteFailed {
+                slot,
+                incarnation,
+                error: e.to_string(),
+            }));
+            return;
         }
     }
 }
 
 /// A worker's reader thread: decodes its stdout into [`Msg`]s until the stream ends or breaks.
 fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sender<Msg>) {
-    let mut input = BufReader::with_capacity(64 * 1024, stdout);
+    let mut input = BufReader::with_capacity(READ_BUFFER, stdout);
     let mut buf = Vec::new();
     let mut greeted = false;
-    let closed = |why: String, malformed: bool| Msg::Closed {
-        slot,
-        incarnation,
-        why,
-        malformed,
+    let closed = |why: String, malformed: bool| {
+        Msg::now(Event::Closed {
+            slot,
+            incarnation,
+            why,
+            malformed,
+        })
     };
     let last = loop {
         let bytes = match read_frame(&mut input, &mut buf) {
@@ -949,6 +777,7 @@ fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sen
                 break closed(format!("sent a bad frame: {e}"), malformed);
             }
         };
+        let at = Instant::now();
         if !greeted {
             match probe_hello(&buf) {
                 Ok(Some(version)) if version != PROTOCOL_VERSION => {
@@ -964,35 +793,33 @@ fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sen
                 Err(e) => break closed(format!("sent a malformed hello: {e}"), true),
             }
         }
-        let msg = match decode::<FromWorker>(&buf) {
+        let event = match decode::<FromWorker>(&buf) {
             Ok(FromWorker::Hello { .. }) if !greeted => {
                 greeted = true;
-                Msg::Ready {
-                    slot,
-                    incarnation,
-                    bytes,
-                }
+                Event::Ready { slot, incarnation }
             }
             Ok(FromWorker::Hello { .. }) => break closed("sent a second hello".into(), true),
-            Ok(FromWorker::Outcome { id, outcome }) if greeted => Msg::Outcome {
+            Ok(FromWorker::Outcome { id, outcome }) if greeted => Event::Outcome {
                 slot,
                 incarnation,
                 id,
                 outcome: Box::new(outcome),
-                bytes,
             },
-            Ok(FromWorker::Outcome { .. }) => {
-                break closed("sent an outcome before its hello".into(), true);
+            Ok(FromWorker::Alive) if greeted => Event::Alive { slot, incarnation },
+            Ok(FromWorker::Outcome { .. } | FromWorker::Alive) => {
+                break closed(
+                    "sent an outcome or a heartbeat before its hello".into(),
+                    true,
+                );
             }
-            Ok(FromWorker::Refused { reason }) => Msg::Refused {
+            Ok(FromWorker::Refused { reason }) => Event::Refused {
                 slot,
                 incarnation,
                 reason,
-                bytes,
             },
             Err(e) => break closed(format!("sent a malformed frame: {e}"), true),
         };
-        if tx.send(msg).is_err() {
+        if tx.send(Msg { event, at, bytes }).is_err() {
             return;
         }
     };
@@ -1002,33 +829,6 @@ fn read_worker(slot: usize, incarnation: u32, stdout: ChildStdout, tx: mpsc::Sen
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(concurrency: usize, urls: usize) -> CrawlJob {
-        let urls = (0..urls)
-            .map(|i| Url::parse(&format!("http://127.0.0.1:1/{i}")).unwrap())
-            .collect();
-        CrawlJob::list(urls)
-            .concurrency(concurrency)
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn plans_split_the_limit_exactly() {
-        assert_eq!(plan(Mode::Async, &job(16, 100), 2), vec![8, 8]);
-        assert_eq!(plan(Mode::Async, &job(17, 100), 2), vec![9, 8]);
-        assert_eq!(plan(Mode::Async, &job(1, 100), 2), vec![1]);
-        assert_eq!(plan(Mode::Async, &job(3, 100), 8), vec![1, 1, 1]);
-        // More slots than URLs: fewer workers, the limit still split in full.
-        assert_eq!(plan(Mode::Async, &job(50_000, 1), 2), vec![50_000]);
-        assert_eq!(plan(Mode::Blocking, &job(5, 100), 2), vec![1; 5]);
-        assert_eq!(plan(Mode::Blocking, &job(32, 3), 2), vec![1; 3]);
-        for c in 1..40 {
-            let p = plan(Mode::Async, &job(c, 100), 4);
-            assert_eq!(p.iter().sum::<usize>(), c);
-            assert!(p.iter().all(|&s| s >= 1));
-        }
-    }
 
     #[test]
     fn workers_get_the_limits_without_the_workload() {
@@ -1042,6 +842,7 @@ mod tests {
             .max_redirects(2)
             .max_body_bytes(999)
             .user_agent("agent x")
+            .worker_watchdog(Duration::from_millis(700))
             .build()
             .unwrap();
         let limits = limits_job(&job).unwrap();
@@ -1053,9 +854,18 @@ mod tests {
                 limits.retries(),
                 limits.max_redirects(),
                 limits.max_body_bytes(),
-                limits.user_agent()
+                limits.user_agent(),
+                limits.worker_watchdog(),
             ),
-            (7, Duration::from_millis(1500), 4, 2, 999, "agent x")
+            (
+                7,
+                Duration::from_millis(1500),
+                4,
+                2,
+                999,
+                "agent x",
+                Duration::from_millis(700)
+            )
         );
         let remote = CrawlJob::crawl(vec![Url::parse("http://10.1.2.3/x/").unwrap()], 5)
             .allow_non_loopback(true)

@@ -15,8 +15,15 @@
 //! same way), and the job uses serde features a format that is not self-describing cannot decode
 //! (the scope rule is an adjacently tagged enum; postcard refuses it with `WontImplement`). It is
 //! sent once per worker, so its cost does not matter; outcomes, sent per URL, stay postcard.
+//!
+//! Writing: the worker writes each frame with one `write` (so a heartbeat from another thread can
+//! never land inside an outcome); the coordinator encodes a frame with [`encode_frame`] and hands
+//! the bytes to that worker's writer thread, which may write several queued frames at once.
 
-use std::io::{self, Read, Write};
+use std::{
+    io::{self, Read, Write},
+    net::IpAddr,
+};
 
 use crawlbench_core::{CrawlJob, FetchOutcome};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -29,8 +36,10 @@ use url::Url;
 /// connection policy and trusted CA. Version 4: the job travels as JSON inside the frame and
 /// carries its crawl rules (scope, politeness, robots.txt, nofollow) and its resolve map (names
 /// → addresses, which the workers' clients connect to); an outcome carries `links_partial` and
-/// `robots_txt`.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `robots_txt`. Version 5: `Mode` has three engines (tokio, smol, blocking), the coordinator's
+/// `Hello` carries the worker's source address, and workers send `Alive` heartbeats every
+/// fifth of the job's [`CrawlJob::worker_watchdog`].
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest accepted frame payload. An outcome is a few KiB (its links dominate); 64 MiB is
 /// far above any real message and far below what a corrupt length could ask for.
@@ -40,20 +49,29 @@ pub const MAX_FRAME_BYTES: usize = 64 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Mode {
     /// A current-thread tokio runtime with the reqwest engine, many fetches at once.
-    Async,
+    AsyncTokio,
+    /// One `smol::Executor` on the worker's main thread with smol-hyper's client, many fetches
+    /// at once.
+    AsyncSmol,
     /// One blocking ureq fetch at a time.
     Blocking,
 }
 
 /// Coordinator → worker.
 #[derive(Debug, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one Hello per worker, built and encoded at once; never stored in bulk"
+)]
 pub(crate) enum ToWorker {
     /// First frame. `job` carries the limits and rules (timeout, retries, redirects, body cap,
     /// user agent, connection policy, the trusted CA for `https://`, the echo check, the crawl
     /// rules, the resolve map); its workload is a one-URL stand-in, never the whole list.
     /// `slots` is the most fetches the coordinator will have outstanding on this worker.
     /// `worker`/`incarnation` identify it (slot index, and how many times that slot was
-    /// restarted) for diagnostics and fault injection.
+    /// restarted) for diagnostics and fault injection. `source`: the local address every
+    /// connection of this worker is made from (`None`: the OS chooses). The job's
+    /// `worker_watchdog` sets the heartbeat period (a fifth of it).
     Hello {
         version: u32,
         mode: Mode,
@@ -62,6 +80,7 @@ pub(crate) enum ToWorker {
         slots: u32,
         worker: u32,
         incarnation: u32,
+        source: Option<IpAddr>,
     },
     /// Fetch `url` to its outcome; answer with `FromWorker::Outcome` carrying the same `id`.
     Fetch { id: u64, url: Url },
@@ -80,6 +99,10 @@ pub(crate) enum FromWorker {
     Outcome { id: u64, outcome: FetchOutcome },
     /// Instead of `Hello`: the worker cannot run this job (invalid limits, no runtime, …).
     Refused { reason: String },
+    /// A heartbeat (after `Hello`, every fifth of the job's watchdog): the worker's event loop —
+    /// or, in blocking mode, its heartbeat thread — is running. Any frame counts as a sign of
+    /// life; this one is for a worker with nothing else to say.
+    Alive,
 }
 
 /// The job as a byte string of JSON inside the postcard frame (see the module docs).
@@ -139,8 +162,8 @@ impl FrameError {
     }
 }
 
-/// Writes `msg` as one frame with a single `write_all`; returns the bytes written, header included.
-pub(crate) fn write_frame(w: &mut impl Write, msg: &impl Serialize) -> io::Result<usize> {
+/// Encodes `msg` as one whole frame (header included).
+pub(crate) fn encode_frame(msg: &impl Serialize) -> io::Result<Vec<u8>> {
     let mut frame = postcard::to_extend(msg, vec![0u8; 4]).map_err(io::Error::other)?;
     let len = frame.len() - 4;
     if len > MAX_FRAME_BYTES {
@@ -149,6 +172,12 @@ pub(crate) fn write_frame(w: &mut impl Write, msg: &impl Serialize) -> io::Resul
         )));
     }
     frame[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(frame)
+}
+
+/// Writes `msg` as one frame with a single `write_all`; returns the bytes written, header included.
+pub(crate) fn write_frame(w: &mut impl Write, msg: &impl Serialize) -> io::Result<usize> {
+    let frame = encode_frame(msg)?;
     w.write_all(&frame)?;
     Ok(frame.len())
 }
@@ -257,6 +286,7 @@ mod tests {
         };
         let bytes = frames_of(&[
             FromWorker::Hello { version: 1, pid: 9 },
+            FromWorker::Alive,
             FromWorker::Outcome {
                 id: 3,
                 outcome: outcome.clone(),
@@ -271,6 +301,12 @@ mod tests {
         let n = read_frame(&mut r, &mut buf).unwrap().unwrap();
         assert_eq!(n, 4 + buf.len());
         assert_eq!(probe_hello(&buf).unwrap(), Some(1));
+        read_frame(&mut r, &mut buf).unwrap().unwrap();
+        assert!(matches!(
+            decode::<FromWorker>(&buf).unwrap(),
+            FromWorker::Alive
+        ));
+        assert_eq!(buf.len(), 1, "a heartbeat is one byte of payload");
         read_frame(&mut r, &mut buf).unwrap().unwrap();
         assert_eq!(probe_hello(&buf).unwrap(), None);
         match decode::<FromWorker>(&buf).unwrap() {
@@ -311,6 +347,7 @@ mod tests {
             .trust_ca_pem(ca)
             .rules(rules.clone())
             .resolve(resolve.clone())
+            .worker_watchdog(std::time::Duration::from_millis(1500))
             .build()
             .unwrap();
         let mut out = Vec::new();
@@ -323,6 +360,7 @@ mod tests {
                 slots: 1,
                 worker: 0,
                 incarnation: 0,
+                source: Some("127.0.2.7".parse().unwrap()),
             },
         )
         .unwrap();
@@ -331,9 +369,13 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(probe_hello(&buf).unwrap(), Some(PROTOCOL_VERSION));
-        let ToWorker::Hello { job: back, .. } = decode(&buf).unwrap() else {
+        let ToWorker::Hello {
+            job: back, source, ..
+        } = decode(&buf).unwrap()
+        else {
             panic!("not a hello")
         };
+        assert_eq!(source, Some("127.0.2.7".parse().unwrap()));
         back.validate().unwrap();
         assert_eq!(back.workload(), job.workload());
         assert_eq!(
@@ -345,6 +387,10 @@ mod tests {
             (crawlbench_core::ConnectionPolicy::Fresh, Some(ca))
         );
         assert_eq!((back.rules(), back.resolve()), (&rules, &resolve));
+        assert_eq!(
+            back.worker_watchdog(),
+            std::time::Duration::from_millis(1500)
+        );
         // What a worker is actually handed: the same job cut to one URL, rules and map kept.
         let limits = job.limits_only().unwrap();
         assert_eq!((limits.rules(), limits.resolve()), (&rules, &resolve));

@@ -1,6 +1,8 @@
-//! Faults the multi-process coordinator must survive — a worker SIGKILLed mid-run, a worker that
-//! writes garbage or speaks another protocol version, a cancelled run, a worker that cannot be
-//! started — and the process-table checks that no run leaves an orphan or a zombie behind.
+//! Faults the multi-process coordinator must survive — a worker SIGKILLed or SIGSTOPped mid-run,
+//! a worker whose event loop hangs, a worker that writes garbage or speaks another protocol
+//! version, a cancelled run, a worker that cannot be started — the worker count (explicit and
+//! over the file budget), and the process-table checks that no run leaves an orphan or a zombie
+//! behind.
 //!
 //! The tests in this file run one at a time (they share [`SERIAL`]) because they inspect this
 //! process's children: with a single run at a time, any child left over is that run's fault.
@@ -388,6 +390,7 @@ fn clean_runs_leave_no_process_and_count_ipc_exactly() {
     });
     for (backend, workers) in [
         (MultiProcess::asynchronous(worker()).with_workers(3), 3),
+        (MultiProcess::asynchronous_smol(worker()).with_workers(2), 2),
         (MultiProcess::blocking(worker()), 6),
     ] {
         let job = CrawlJob::list(origin.site().list_urls(80).expect("pages"))
@@ -409,10 +412,11 @@ fn clean_runs_leave_no_process_and_count_ipc_exactly() {
         assert_eq!(seen, workers, "worker processes seen mid-run");
         assert_eq!(extra(&report, "workers"), workers as f64);
         assert_eq!(extra(&report, "worker_restarts"), 0.0);
-        // One hello each way per worker, one fetch and one outcome per URL.
+        assert_eq!(extra(&report, "workers_stopped_by_watchdog"), 0.0);
+        // One hello each way per worker, one fetch and one outcome per URL, and the heartbeats.
         assert_eq!(
             extra(&report, "ipc_messages"),
-            (2 * workers + 2 * report.urls) as f64,
+            (2 * workers + 2 * report.urls) as f64 + extra(&report, "heartbeats"),
             "{:?}",
             report.extra
         );
@@ -450,5 +454,213 @@ fn worker_exits_when_stdin_closes() {
         panic!("the worker did not exit after stdin closed");
     };
     assert!(status.success(), "{status}");
+    assert_no_children_left();
+}
+
+/// Runs `job` through `crawlbench_origin::verified_run` and checks the outcomes against the
+/// origin's ground truth (every URL once, each result right). The origin's connection counters
+/// are not held against the policy: a worker killed mid-run took its connections with it, and
+/// its replacement opened new ones.
+fn verified_despite_a_lost_worker(
+    backend: &MultiProcess,
+    origin: &RunningOrigin,
+    job: &CrawlJob,
+) -> CrawlReport {
+    let mut origin_ref = origin;
+    let report = crawlbench_origin::verified_run(backend, job, &mut origin_ref)
+        .expect("the run survives a lost worker");
+    assert_verified(origin, job, &report);
+    report
+}
+
+/// SIGSTOPs one worker in the middle of a run: it never answers again, so only the watchdog can
+/// notice. It must be killed and reaped, the URLs it held fetched by others, nothing lost.
+fn survives_a_stopped_worker(backend: MultiProcess) {
+    let _serial = serial();
+    let origin = origin(SiteSpec {
+        pages: 500,
+        latency: "uniform:50ms..100ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = CrawlJob::list(origin.site().list_urls(400).expect("pages"))
+        .concurrency(40)
+        .worker_watchdog(Duration::from_secs(1))
+        .build()
+        .expect("valid job");
+    let started = Instant::now();
+    let (report, stopped) = thread::scope(|s| {
+        let stopper = s.spawn(|| {
+            let found = wait_until(Duration::from_secs(60), || {
+                !backend.worker_pids().is_empty() && job.progress().done() >= 60
+            });
+            if !found {
+                return None;
+            }
+            let pid = backend.worker_pids().first().copied()?;
+            // SAFETY: sending a signal to a worker process of this test.
+            let rc = unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+            assert_eq!(rc, 0, "kill({pid}, SIGSTOP)");
+            Some(pid)
+        });
+        let report = verified_despite_a_lost_worker(&backend, &origin, &job);
+        (report, stopper.join().expect("stopper thread"))
+    });
+    let took = started.elapsed();
+    let stopped = stopped.expect("a worker was running mid-run");
+    eprintln!(
+        "{}: stopped pid {stopped}; run took {took:?}; extra {:?}",
+        backend.info().name,
+        report.extra
+    );
+    assert_eq!(report.urls, 400);
+    assert!(
+        extra(&report, "workers_stopped_by_watchdog") >= 1.0,
+        "{:?}",
+        report.extra
+    );
+    assert!(extra(&report, "worker_restarts") >= 1.0);
+    assert!(extra(&report, "urls_requeued") >= 1.0, "{:?}", report.extra);
+    assert_eq!(extra(&report, "urls_lost_to_worker_deaths"), 0.0);
+    assert_eq!(extra(&report, "malformed_frames"), 0.0);
+    assert!(!report.interrupted);
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(!backend.worker_pids().contains(&stopped));
+    // The stopped process was killed and reaped: it is not even a zombie.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{stopped}")).exists(),
+        "the stopped worker {stopped} is still in the process table"
+    );
+    assert_no_children_left();
+}
+
+#[test]
+fn async_survives_a_stopped_worker() {
+    survives_a_stopped_worker(MultiProcess::asynchronous(worker()));
+}
+
+#[test]
+fn smol_survives_a_stopped_worker() {
+    survives_a_stopped_worker(MultiProcess::asynchronous_smol(worker()));
+}
+
+#[test]
+fn blocking_survives_a_stopped_worker() {
+    survives_a_stopped_worker(MultiProcess::blocking(worker()));
+}
+
+/// Worker 0's event loop blocks for good in place of its 6th outcome: its process is alive and
+/// not stopped, but since its heartbeats come from that loop they stop too, and the watchdog
+/// replaces it.
+fn survives_a_hung_event_loop(backend: MultiProcess) {
+    let _serial = serial();
+    let origin = origin(SiteSpec {
+        pages: 200,
+        latency: "uniform:5ms..20ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    let job = CrawlJob::list(origin.site().list_urls(150).expect("pages"))
+        .concurrency(8)
+        .worker_watchdog(Duration::from_millis(500))
+        .build()
+        .expect("valid job");
+    let report = verified_despite_a_lost_worker(&backend, &origin, &job);
+    assert_eq!(
+        extra(&report, "workers_stopped_by_watchdog"),
+        1.0,
+        "{:?}",
+        report.extra
+    );
+    assert_eq!(extra(&report, "worker_restarts"), 1.0);
+    assert!(extra(&report, "urls_requeued") >= 1.0, "{:?}", report.extra);
+    assert_eq!(extra(&report, "urls_lost_to_worker_deaths"), 0.0);
+    assert_no_children_left();
+}
+
+#[test]
+fn async_survives_a_hung_event_loop() {
+    survives_a_hung_event_loop(
+        MultiProcess::asynchronous(worker().env(FAULT_ENV, "hang-after:5")).with_workers(2),
+    );
+}
+
+#[test]
+fn smol_survives_a_hung_event_loop() {
+    survives_a_hung_event_loop(
+        MultiProcess::asynchronous_smol(worker().env(FAULT_ENV, "hang-after:5")).with_workers(2),
+    );
+}
+
+/// The job's `processes` sets the worker count (over the backend's own default), and every
+/// async worker connects from its own loopback address.
+#[test]
+fn explicit_processes_give_that_many_workers() {
+    let _serial = serial();
+    let origin = origin(SiteSpec {
+        pages: 100,
+        latency: "10ms".parse().expect("valid"),
+        ..Default::default()
+    });
+    for backend in [
+        MultiProcess::asynchronous(worker()).with_workers(2),
+        MultiProcess::asynchronous_smol(worker()),
+    ] {
+        let job = CrawlJob::list(origin.site().list_urls(60).expect("pages"))
+            .concurrency(12)
+            .processes(3)
+            .build()
+            .expect("valid job");
+        let report = crawlbench_conformance::run_and_verify(&backend, &origin, &job);
+        assert_eq!(extra(&report, "workers"), 3.0, "{:?}", report.extra);
+        assert_eq!(report.resources.worker_processes, 3);
+        assert_eq!(
+            extra(&report, "source_addresses"),
+            3.0,
+            "{:?}",
+            report.extra
+        );
+        assert_no_children_left();
+    }
+    // Blocking workers bind no source address (and take no process count).
+    let job = CrawlJob::list(origin.site().list_urls(20).expect("pages"))
+        .concurrency(4)
+        .build()
+        .expect("valid job");
+    let report =
+        crawlbench_conformance::run_and_verify(&MultiProcess::blocking(worker()), &origin, &job);
+    assert_eq!(extra(&report, "source_addresses"), 0.0);
+    assert_no_children_left();
+}
+
+/// A process count whose share of the concurrency is above what one process's open-file limit
+/// allows is refused before anything starts, naming the numbers and the count that would work.
+#[test]
+fn an_over_budget_share_is_refused() {
+    let _serial = serial();
+    let budget = crawlbench_multiprocess::per_worker_in_flight();
+    let concurrency = 2 * budget + 2;
+    if concurrency > crawlbench_core::job::MAX_CONCURRENCY {
+        eprintln!("skipped: the open-file limit allows {budget} per worker, no job exceeds it");
+        return;
+    }
+    let urls = (0..concurrency)
+        .map(|i| format!("http://127.0.0.1:9/{i}").parse().expect("valid"))
+        .collect();
+    let job = CrawlJob::list(urls)
+        .concurrency(concurrency)
+        .processes(2)
+        .build()
+        .expect("valid job");
+    let err = MultiProcess::asynchronous(worker())
+        .run(&job)
+        .expect_err("refused");
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    assert!(matches!(err, BackendError::Unsupported { .. }), "{err:?}");
+    assert!(
+        msg.contains(&format!("up to {} requests in flight each", budget + 1))
+            && msg.contains(&format!("above the {budget}"))
+            && msg.contains("use at least 3 processes"),
+        "{msg}"
+    );
     assert_no_children_left();
 }
