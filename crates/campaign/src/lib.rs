@@ -175,12 +175,13 @@ pub fn run_campaign(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        eprintln!("campaign: workload {} ({} rounds)", w.name, config.rounds);
+        let rounds = w.rounds(config.rounds);
+        eprintln!("campaign: workload {} ({rounds} rounds)", w.name);
         if let Err(e) = runner::run_workload(
             host,
             w,
             &entries,
-            config.rounds,
+            rounds,
             config.warmup,
             config.seed,
             &mut log,
@@ -210,7 +211,13 @@ pub fn run_campaign(
         callgrind::count_all(host, &config.out.join("callgrind"))
     };
 
-    let summary = summarize::summarize(&log.records, &entries, &reference.name, config.rounds);
+    let rounds_of = |name: &str| {
+        workloads
+            .iter()
+            .find(|w| w.name == name)
+            .map_or(config.rounds, |w| w.rounds(config.rounds))
+    };
+    let summary = summarize::summarize(&log.records, &entries, &reference.name, &rounds_of);
     let (list_us, extract_us) = harness::measure();
     let harness = fastest_cpu(&summary.cells).map(|(backend, cpu)| HarnessCost {
         list_cpu_us_per_url: list_us,

@@ -28,12 +28,13 @@ pub struct Summary {
     pub controls: Vec<ControlCheck>,
 }
 
-/// Summarises the measured (non-warm-up) runs of `records`.
+/// Summarises the measured (non-warm-up) runs of `records`; `rounds_of(workload)` is how many
+/// rounds that workload was to run.
 pub fn summarize(
     records: &[RunRecord],
     entries: &[Entry],
     reference: &str,
-    rounds: usize,
+    rounds_of: &dyn Fn(&str) -> usize,
 ) -> Summary {
     let mut out = Summary::default();
     // (workload, parameter) in first-seen order.
@@ -45,6 +46,7 @@ pub fn summarize(
         }
     }
     for (w, p) in &keys {
+        let rounds = rounds_of(w);
         let runs: Vec<&RunRecord> = records
             .iter()
             .filter(|r| &r.workload == w && &r.parameter == p && r.round.is_some())
@@ -242,7 +244,7 @@ mod tests {
                 });
             }
         }
-        let s = summarize(&records, &entries, "fast", rounds);
+        let s = summarize(&records, &entries, "fast", &|_| rounds);
         let wall = s
             .rankings
             .iter()

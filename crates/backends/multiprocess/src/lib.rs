@@ -18,8 +18,9 @@
 //! (1,000) of those are kept for the runtime, pipes and TLS files, so one worker holds at most
 //! [`per_worker_in_flight`] requests (19,000 with this machine's hard limit of 20,000).
 //! Async modes: K is the job's `processes` (or [`MultiProcess::with_workers`]) when set, else
-//! `max(cores, ⌈C ÷ per-worker budget⌉)`; never more than `min(C, URLs)`; C is split evenly. So
-//! C = 100,000 runs 6 workers of ~16,700 each here. An explicit K whose share exceeds the budget
+//! `max(cores, ⌈C ÷ 8,000⌉)` (`plan::AUTO_IN_FLIGHT_PER_WORKER`: connects slow down as a source
+//! address's port range fills); never more than `min(C, URLs)`; C is split evenly. So
+//! C = 100,000 runs 13 workers of ~7,700 each here. An explicit K whose share exceeds the budget
 //! is refused (`Unsupported`), naming the share, the budget and the smallest K that fits.
 //! Blocking mode: one process per in-flight request, C ≤ [`MAX_BLOCKING_WORKERS`].
 //!
@@ -273,7 +274,7 @@ impl MultiProcess {
             None => format!(
                 "max({} cores, ⌈concurrency ÷ {}⌉) worker processes × 1 thread",
                 cores(),
-                per_worker_in_flight()
+                plan::AUTO_IN_FLIGHT_PER_WORKER.min(per_worker_in_flight())
             ),
         }
     }

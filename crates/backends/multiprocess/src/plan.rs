@@ -10,8 +10,9 @@
 //! concurrency is at most [`per_worker_in_flight`] = hard − reserve (19,000 there).
 //!
 //! **K.** The job's `processes` (or [`crate::MultiProcess::with_workers`]) when set; otherwise
-//! `max(cores, ⌈C ÷ per-worker budget⌉)`: one event loop per core, more when C does not fit in
-//! that many budgets (C = 100,000 → 6 workers here). Either way never more workers than
+//! `max(cores, ⌈C ÷ 8,000⌉)` ([`AUTO_IN_FLIGHT_PER_WORKER`]): one event loop per core, more when
+//! C would give a worker more than 8,000 — well under its file budget, because connects slow down
+//! as its source address's port range fills (C = 100,000 → 13 workers here). Either way never more workers than
 //! requests can be in flight (`min(C, URLs)`), and the concurrency C is split as evenly as
 //! possible. An explicit K whose share is above the budget is refused, naming the numbers and the
 //! smallest K that would fit. `multiprocess-blocking` always runs one process per in-flight
@@ -42,6 +43,14 @@ pub fn per_worker_in_flight() -> usize {
     // An unlimited (or unreadable) hard limit: the soft default's budget, a safe floor.
     connection_budget().unwrap_or_else(|| connection_budget_for(1024))
 }
+
+/// The share of the concurrency an automatically sized worker takes at most: well under both the
+/// open-file budget and the ~28,000 ephemeral ports of its source address. As a source address's
+/// port range fills, every connect searches longer for a free port: measured here at 100,000 in
+/// flight (multiprocess-smol, 30 s delay, ramp 5,000/s), 6 workers of ~16,700 spent 59 s of CPU
+/// and reached only 85,000 in flight at the origin, 12 workers of ~8,300 spent 27 s and held all
+/// 100,000 (1.05× the ideal makespan).
+pub(crate) const AUTO_IN_FLIGHT_PER_WORKER: usize = 8_000;
 
 /// A run's workers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,7 +143,9 @@ pub(crate) fn plan(
             }
             let k = match requested {
                 Some(k) => k.clamp(1, useful),
-                None => cores.max(needed).clamp(1, useful),
+                None => cores
+                    .max(useful.div_ceil(AUTO_IN_FLIGHT_PER_WORKER.min(budget)))
+                    .clamp(1, useful),
             };
             let share = useful.div_ceil(k);
             if share > budget {
@@ -207,10 +218,11 @@ mod tests {
     fn k_grows_with_the_concurrency_past_the_file_budget() {
         let c100k = job(100_000, 200_000);
         let p = caps(Mode::AsyncTokio, &c100k, None, 2);
-        // ⌈100,000 ÷ 19,000⌉ = 6 workers of at most 19,000 each.
-        assert_eq!(p.len(), 6);
+        // ⌈100,000 ÷ 8,000⌉ = 13 workers of at most 8,000 each (the automatic share, well
+        // under the file budget and the source address's port range).
+        assert_eq!(p.len(), 13);
         assert_eq!(p.iter().sum::<usize>(), 100_000);
-        assert!(p.iter().all(|&s| s <= 19_000), "{p:?}");
+        assert!(p.iter().all(|&s| s <= AUTO_IN_FLIGHT_PER_WORKER), "{p:?}");
         // Many cores: one per core still.
         assert_eq!(caps(Mode::AsyncTokio, &c100k, None, 16).len(), 16);
         // Explicit counts are honoured, capped by what can be in flight.
