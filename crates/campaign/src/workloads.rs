@@ -384,6 +384,18 @@ fn crawl_hosts(profile: Profile) -> Workload {
     }
 }
 
+/// The site of the concurrency workloads: `pages` small pages (512 bytes, 4 extra links), each
+/// answered after the same delay, so wall time is all waiting and memory is all in-flight state.
+fn concurrency_site(pages: u32, delay_ms: f64) -> SiteSpec {
+    SiteSpec {
+        pages,
+        body_bytes: 512,
+        links_per_page: 4,
+        latency: fixed(delay_ms),
+        ..Default::default()
+    }
+}
+
 /// The C10K question: N = 4·C URLs with a long delay, so C requests really wait together.
 /// A backend that cannot reach a C shows the failure with its reason, never a lower C.
 fn concurrency_sweep(profile: Profile) -> Workload {
@@ -397,13 +409,7 @@ fn concurrency_sweep(profile: Profile) -> Workload {
         origin_processes: profile.pick(1, 2),
         max_rounds: None,
         description: "in-flight limit C against wall and memory, N = 4·C URLs",
-        site: SiteSpec {
-            pages: max_n,
-            body_bytes: 512,
-            links_per_page: 4,
-            latency: fixed(delay_ms),
-            ..Default::default()
-        },
+        site: concurrency_site(max_n, delay_ms),
         cells: limits
             .iter()
             .map(|&c| Cell {
@@ -445,13 +451,7 @@ fn c100k(profile: Profile) -> Workload {
         description: "C requests in flight at once (N = C, a 25 s delay behind a ramp of 5,000 \
                       new requests/s), to 100,000: the origin's peak in flight, wall ÷ ideal, \
                       memory per request",
-        site: SiteSpec {
-            pages: max_c as u32,
-            body_bytes: 512,
-            links_per_page: 4,
-            latency: fixed(delay_ms),
-            ..Default::default()
-        },
+        site: concurrency_site(max_c as u32, delay_ms),
         cells: limits
             .iter()
             .map(|&c| Cell {

@@ -31,7 +31,7 @@ use crawlbench_origin::{
     site::Fault,
 };
 pub use resolve::{
-    resolve_map_connects_to_the_address_and_sends_the_name,
+    one_plain_connection, resolve_map_connects_to_the_address_and_sends_the_name,
     resolve_map_name_is_the_tls_server_name, two_tls_hosts,
 };
 use url::Url;

@@ -9,7 +9,8 @@
 
 use std::{
     io::{Read, Write},
-    net::TcpListener,
+    net::{IpAddr, TcpListener},
+    sync::mpsc,
     thread::JoinHandle,
     time::Duration,
 };
@@ -27,10 +28,26 @@ const NAME: &str = "h1.crawl.test";
 /// HTTP the request head (answered with a small 200 and closed), for TLS the ClientHello (then
 /// the connection is dropped).
 fn one_connection(tls: bool) -> (u16, JoinHandle<Vec<u8>>) {
+    let (port, server, _peer) = listen_once(tls);
+    (port, server)
+}
+
+/// A plain-HTTP listener on 127.0.0.1 for one connection, answered with a small 200, for a
+/// client's own tests (e.g. of the address it connects from): its port, and the address the
+/// connection came from once it arrived.
+pub fn one_plain_connection() -> (u16, mpsc::Receiver<IpAddr>) {
+    let (port, _server, peer) = listen_once(false);
+    (port, peer)
+}
+
+/// [`one_connection`], with the peer's address sent on a channel as soon as it connects.
+fn listen_once(tls: bool) -> (u16, JoinHandle<Vec<u8>>, mpsc::Receiver<IpAddr>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local address").port();
+    let (peer_tx, peer) = mpsc::channel();
     let server = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("one connection");
+        let (mut conn, from) = listener.accept().expect("one connection");
+        let _ = peer_tx.send(from.ip());
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("read timeout");
         let mut got = Vec::new();
@@ -57,7 +74,7 @@ fn one_connection(tls: bool) -> (u16, JoinHandle<Vec<u8>>) {
         }
         got
     });
-    (port, server)
+    (port, server, peer)
 }
 
 /// A one-URL job for `url` with [`NAME`] mapped to 127.0.0.1, one attempt.

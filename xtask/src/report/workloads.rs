@@ -92,6 +92,17 @@ pub(crate) struct Presentation {
 
 const WALL: Quantity = Quantity::Metric(Metric::WallSecs);
 const OVER_IDEAL: Quantity = Quantity::Metric(Metric::WallOverIdeal);
+/// The concurrency workloads' curves against C (log scale): time lost, and memory per request.
+const OVER_IDEAL_VS_C: LineChart = LineChart {
+    suffix: "wall-over-ideal",
+    metric: Metric::WallOverIdeal,
+    log_x: true,
+};
+const RSS_PER_REQUEST_VS_C: LineChart = LineChart {
+    suffix: "rss-per-request",
+    metric: Metric::RssBytesPerInFlight,
+    log_x: true,
+};
 
 /// The presentation of `workload`.
 pub(crate) fn presentation(workload: &str) -> Presentation {
@@ -153,21 +164,13 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
             parameter_axis: "requests in flight (C, log scale)",
             headline: &[OVER_IDEAL, Quantity::Metric(Metric::PeakRssBytes)],
             lines: &[
-                LineChart {
-                    suffix: "wall-over-ideal",
-                    metric: Metric::WallOverIdeal,
-                    log_x: true,
-                },
+                OVER_IDEAL_VS_C,
                 LineChart {
                     suffix: "rss",
                     metric: Metric::PeakRssBytes,
                     log_x: true,
                 },
-                LineChart {
-                    suffix: "rss-per-request",
-                    metric: Metric::RssBytesPerInFlight,
-                    log_x: true,
-                },
+                RSS_PER_REQUEST_VS_C,
             ],
         },
         "c100k" => Presentation {
@@ -181,18 +184,7 @@ pub(crate) fn presentation(workload: &str) -> Presentation {
                 Quantity::Metric(Metric::OriginPeakRssBytes),
                 Quantity::Metric(Metric::CpuUsPerRequest),
             ],
-            lines: &[
-                LineChart {
-                    suffix: "wall-over-ideal",
-                    metric: Metric::WallOverIdeal,
-                    log_x: true,
-                },
-                LineChart {
-                    suffix: "rss-per-request",
-                    metric: Metric::RssBytesPerInFlight,
-                    log_x: true,
-                },
-            ],
+            lines: &[OVER_IDEAL_VS_C, RSS_PER_REQUEST_VS_C],
         },
         "faults" => Presentation {
             parameter: "N",

@@ -4,9 +4,8 @@
 //! connect that fails because of the source is still a `connect` outcome.
 
 use std::{
-    io::{Read, Write},
     net::{IpAddr, Ipv4Addr, TcpListener},
-    sync::{Arc, mpsc},
+    sync::Arc,
     time::Duration,
 };
 
@@ -19,29 +18,6 @@ use smol::Executor;
 use url::Url;
 
 const SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 77));
-
-/// A one-shot server on 127.0.0.1: accepts one connection, sends the peer's address on the
-/// channel, reads the request head, answers a small 200 and closes. Returns its port.
-fn one_shot_server() -> (u16, mpsc::Receiver<IpAddr>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut conn, peer) = listener.accept().expect("accept");
-        let _ = tx.send(peer.ip());
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        let _ =
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-    });
-    (port, rx)
-}
 
 fn job(url: &Url, policy: ConnectionPolicy) -> CrawlJob {
     let mut map = ResolveMap::default();
@@ -57,7 +33,7 @@ fn job(url: &Url, policy: ConnectionPolicy) -> CrawlJob {
 /// Fetches `http://{host}:port/x` once through `fetch_async` with a client built with `source`,
 /// on a one-thread smol executor, and returns the address the server saw the connection from.
 fn fetch_from(source: Option<IpAddr>, policy: ConnectionPolicy, host: &str) -> IpAddr {
-    let (port, peer) = one_shot_server();
+    let (port, peer) = crawlbench_conformance::one_plain_connection();
     let url = Url::parse(&format!("http://{host}:{port}/x")).expect("URL");
     let job = job(&url, policy);
     let executor = Arc::new(Executor::new());
@@ -134,7 +110,7 @@ fn connect_failures_from_a_source_address_are_connect_errors() {
     };
     assert_eq!(kind_from(SOURCE, &refused), ErrorKind::Connect);
     // A source address that is not this machine's (TEST-NET-1): the bind fails.
-    let (port, _peer) = one_shot_server();
+    let (port, _peer) = crawlbench_conformance::one_plain_connection();
     let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).expect("url");
     assert_eq!(
         kind_from(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), &url),

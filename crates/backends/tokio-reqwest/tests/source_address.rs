@@ -3,9 +3,7 @@
 //! through the connect gate and the job's resolve map; without one, from the OS's choice.
 
 use std::{
-    io::{Read, Write},
-    net::{IpAddr, Ipv4Addr, TcpListener},
-    sync::mpsc,
+    net::{IpAddr, Ipv4Addr},
     time::Duration,
 };
 
@@ -16,29 +14,6 @@ use crawlbench_core::{
 use crawlbench_tokio_reqwest::ReqwestClient;
 use url::Url;
 
-/// A one-shot server on 127.0.0.1: accepts one connection, sends the peer's address on the
-/// channel, reads the request head, answers a small 200 and closes. Returns its port.
-fn one_shot_server() -> (u16, mpsc::Receiver<IpAddr>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut conn, peer) = listener.accept().expect("accept");
-        let _ = tx.send(peer.ip());
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        let _ =
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-    });
-    (port, rx)
-}
-
 /// Fetches `url` once through `fetch_async` with a client built with `source`, and returns the
 /// address the server saw the connection come from.
 fn fetch_from(
@@ -47,7 +22,7 @@ fn fetch_from(
     policy: ConnectionPolicy,
     host: &str,
 ) -> IpAddr {
-    let (port, peer) = one_shot_server();
+    let (port, peer) = crawlbench_conformance::one_plain_connection();
     let url = Url::parse(&format!("http://{host}:{port}/x")).expect("URL");
     let mut map = ResolveMap::default();
     map.insert("src.crawl.test", Ipv4Addr::LOCALHOST.into());
