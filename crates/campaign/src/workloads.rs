@@ -450,9 +450,9 @@ fn c100k(profile: Profile) -> Workload {
         name: "c100k",
         origin_processes: max_c.div_ceil(15_000),
         max_rounds: Some(5),
-        description: "C requests in flight at once (N = C, a 25 s delay behind a ramp of 5,000 \
-                      new requests/s), to 100,000: the origin's peak in flight, wall ÷ ideal, \
-                      memory per request",
+        description: "C requests in flight at once (N = C, a delay of 25 s — quick: 5 s — behind \
+                      a ramp of 5,000 new requests/s), to 100,000: the origin's peak in flight, \
+                      wall ÷ ideal, memory per request",
         site: concurrency_site(max_c as u32, delay_ms),
         cells: limits
             .iter()
