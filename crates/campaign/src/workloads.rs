@@ -441,10 +441,8 @@ fn c100k(profile: Profile) -> Workload {
     const RAMP: f64 = 5_000.0;
     // Quick: one cell past the file limit, where only the multi-process and HTTP/2 backends run
     // (the rest are refused at once), so it adds about three minutes.
-    let (limits, delay_ms): (&[usize], f64) = profile.pick(
-        (&[20_000], 5_000.0),
-        (&[20_000, 50_000, 100_000], 25_000.0),
-    );
+    let (limits, delay_ms): (&[usize], f64) =
+        profile.pick((&[20_000], 5_000.0), (&[20_000, 50_000, 100_000], 25_000.0));
     let max_c = limits.iter().max().copied().unwrap_or(1);
     Workload {
         name: "c100k",
