@@ -78,6 +78,77 @@ fn bad_network_and_connection_flags_exit_2_saying_what_is_accepted() {
     }
 }
 
+#[test]
+fn bad_scale_flags_exit_2_saying_what_is_accepted() {
+    for (backend, args, expected) in [
+        (
+            "tokio-reqwest",
+            vec!["--ramp", "0"],
+            "1 to 10000000 new requests per second",
+        ),
+        (
+            "multiprocess-async",
+            vec!["--worker-watchdog", "10ms"],
+            "100ms to 1h",
+        ),
+        (
+            "tokio-reqwest",
+            vec!["--origin-processes", "0"],
+            "accepted 1 to 64",
+        ),
+        (
+            "tokio-reqwest",
+            vec!["--origin-processes", "2", "--hosts", "3"],
+            "accepted: --origin-processes 1",
+        ),
+        (
+            "tokio-reqwest",
+            vec!["--origin-processes", "2", "--tls"],
+            "accepted: --origin-processes 1",
+        ),
+        // A process count means nothing to a backend that runs in one process.
+        (
+            "tokio-reqwest",
+            vec!["--processes", "3"],
+            "processes = 3 cannot apply",
+        ),
+        // One process, one socket per request: refused past its open-file budget by name.
+        (
+            "tokio-reqwest",
+            vec!["--concurrency", "19001", "--pages", "19001"],
+            "file limit",
+        ),
+        // Workers too: a requested count whose share is over the budget names the least that fits.
+        (
+            "multiprocess-async",
+            vec![
+                "--processes",
+                "2",
+                "--concurrency",
+                "40000",
+                "--pages",
+                "40000",
+            ],
+            "use at least 3 processes",
+        ),
+    ] {
+        let pages = if args.contains(&"--pages") {
+            &[][..]
+        } else {
+            &["--pages", "5"][..]
+        };
+        let output = crawlbench()
+            .args(["run", "--backend", backend])
+            .args(pages)
+            .args(&args)
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
 /// `crawlbench serve` on a free port, killed on drop: "a server of the user's own".
 struct Served {
     child: std::process::Child,
