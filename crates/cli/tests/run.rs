@@ -12,6 +12,18 @@ fn crawlbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_crawlbench"))
 }
 
+/// Runs `crawlbench run ARGS…` and checks it exits 2 with `expected` in its error.
+fn exits_2_saying(args: &[&str], expected: &str) {
+    let output = crawlbench()
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
 #[test]
 fn tls_fresh_run_with_rtt_verifies_and_reports_connections() {
     let json = std::env::temp_dir().join(format!("crawlbench-run-{}.json", std::process::id()));
@@ -67,14 +79,8 @@ fn bad_network_and_connection_flags_exit_2_saying_what_is_accepted() {
             "accepted: ecdsa-p256, rsa-2048",
         ),
     ] {
-        let output = crawlbench()
-            .args(["run", "--backend", "tokio-reqwest", "--pages", "5"])
-            .args(&args)
-            .output()
-            .expect("the binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let base = ["--backend", "tokio-reqwest", "--pages", "5"];
+        exits_2_saying(&[&base[..], &args].concat(), expected);
     }
 }
 
@@ -137,15 +143,10 @@ fn bad_scale_flags_exit_2_saying_what_is_accepted() {
         } else {
             &["--pages", "5"][..]
         };
-        let output = crawlbench()
-            .args(["run", "--backend", backend])
-            .args(pages)
-            .args(&args)
-            .output()
-            .expect("the binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        exits_2_saying(
+            &[&["--backend", backend][..], pages, &args].concat(),
+            expected,
+        );
     }
 }
 
@@ -289,20 +290,7 @@ fn bad_crawl_rule_flags_exit_2_saying_what_is_accepted() {
         (vec!["--hosts", "500"], "accepted: 1 to 200"),
         (vec!["--crawl-delay"], "--robots"),
     ] {
-        let output = crawlbench()
-            .args([
-                "run",
-                "--backend",
-                "tokio-reqwest",
-                "--crawl",
-                "--pages",
-                "5",
-            ])
-            .args(&args)
-            .output()
-            .expect("the binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let base = ["--backend", "tokio-reqwest", "--crawl", "--pages", "5"];
+        exits_2_saying(&[&base[..], &args].concat(), expected);
     }
 }
