@@ -446,7 +446,7 @@ fn c100k(profile: Profile) -> Workload {
     let max_c = limits.iter().max().copied().unwrap_or(1);
     Workload {
         name: "c100k",
-        origin_processes: max_c.div_ceil(15_000),
+        origin_processes: crawlbench_origin::process::processes_for(max_c),
         max_rounds: Some(5),
         description: "C requests in flight at once (N = C, a delay of 25 s — quick: 5 s — behind \
                       a ramp of 5,000 new requests/s), to 100,000: the origin's peak in flight, \

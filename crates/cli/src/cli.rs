@@ -575,17 +575,10 @@ fn build_job(
     builder.build().map_err(|e| anyhow!(e))
 }
 
-/// Connections one origin process is planned to hold: well under its connection budget (19,000
-/// here), because `SO_REUSEPORT` spreads connections by hash, not evenly.
-const ORIGIN_CONNECTIONS_PER_PROCESS: usize = 15_000;
-
 /// How many origin processes serve the run: `--origin-processes`, or enough that each holds at
-/// most [`ORIGIN_CONNECTIONS_PER_PROCESS`] of the in-flight requests.
+/// most `process::CONNECTIONS_PER_PROCESS` of the in-flight requests.
 fn origin_processes(args: &RunArgs) -> Result<usize> {
-    let auto = args
-        .concurrency
-        .div_ceil(ORIGIN_CONNECTIONS_PER_PROCESS)
-        .max(1);
+    let auto = crawlbench_origin::process::processes_for(args.concurrency);
     match args.origin_processes {
         Some(p) if !(1..=64).contains(&p) => {
             bail!("--origin-processes {p}: accepted 1 to 64")

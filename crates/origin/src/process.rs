@@ -50,6 +50,16 @@ use crate::{
     timeline::{Step, concurrent_lower_bound},
 };
 
+/// Connections one origin process is planned to hold: well under its connection budget (19,000
+/// here), because `SO_REUSEPORT` spreads connections by hash, not evenly.
+pub const CONNECTIONS_PER_PROCESS: usize = 15_000;
+
+/// How many origin processes serve `concurrency` requests in flight: enough that each holds at
+/// most [`CONNECTIONS_PER_PROCESS`].
+pub fn processes_for(concurrency: usize) -> usize {
+    concurrency.div_ceil(CONNECTIONS_PER_PROCESS).max(1)
+}
+
 /// How long the parent waits for a member's announce line before it kills it.
 pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(30);
 
