@@ -1,5 +1,5 @@
-//! Argument parsing and the three commands. Exit codes: 0 ok, 1 verification failed, 2 bad
-//! usage or input (including a job a backend refuses), 130 interrupted (partial report).
+//! Argument parsing and the three commands. Exit codes: 0 ok, 1 verification or the run failed,
+//! 2 bad usage or input (including a job a backend refuses), 130 interrupted (partial report).
 
 use std::{
     io::{IsTerminal, Write},
@@ -291,9 +291,10 @@ fn list() -> Result<()> {
         .iter()
         .map(|b| {
             let i = b.info();
-            let status = match &i.status {
-                crawlbench_core::UpstreamStatus::Maintained => "maintained".to_owned(),
-                crawlbench_core::UpstreamStatus::Discontinued(note) => {
+            let status = match (b.unavailable(), &i.status) {
+                (Some(why), _) => format!("UNAVAILABLE: {why}"),
+                (None, crawlbench_core::UpstreamStatus::Maintained) => "maintained".to_owned(),
+                (None, crawlbench_core::UpstreamStatus::Discontinued(note)) => {
                     format!("discontinued: {note}")
                 }
             };
@@ -325,6 +326,11 @@ fn list() -> Result<()> {
             .collect();
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
+    writeln!(
+        out,
+        "\nexternal backends: one manifest each in {} (PROTOCOL.md says how to add one)",
+        crawlbench_external::manifest::dir().display()
+    )?;
     Ok(())
 }
 
@@ -498,6 +504,7 @@ fn run(args: RunArgs) -> Result<i32> {
     Ok(match report.verified() {
         _ if report.interrupted => 130,
         Some(false) => 1,
+        _ if report.failure.is_some() => 1,
         _ => 0,
     })
 }
@@ -907,6 +914,9 @@ fn print_summary(r: &CrawlReport, args: &RunArgs, own_origin: bool) {
             println!("verified    no: the run was interrupted (partial report)")
         }
         None => println!("verified    n/a (external server: no ground truth)"),
+    }
+    if let Some(why) = &r.failure {
+        println!("FAILED      {why}");
     }
     println!(
         "note        client and origin share this machine's {} cores",

@@ -625,12 +625,8 @@ pub fn over_limit_job_is_refused(backend: &dyn Backend) {
     }
     // One process holding one socket per in-flight request stops at its open-file limit: a job
     // past it is refused by name before anything starts, never failed halfway on EMFILE.
-    let one_socket_each = info.http == crawlbench_core::HttpVersion::Http1
-        && !matches!(
-            info.model,
-            crawlbench_core::ConcurrencyModel::Processes
-                | crawlbench_core::ConcurrencyModel::AsyncProcesses
-        );
+    let one_socket_each =
+        info.http == crawlbench_core::HttpVersion::Http1 && !info.model.spreads_over_processes();
     if let (true, Some(budget)) = (
         one_socket_each,
         crawlbench_core::resources::connection_budget(),

@@ -21,6 +21,13 @@ pub trait Backend: Send + Sync {
     /// backend could not run the job at all (it cannot reach the requested concurrency, a runtime
     /// failed to start, a worker process could not be spawned, …).
     fn run(&self, job: &CrawlJob) -> Result<CrawlReport, BackendError>;
+
+    /// Why this backend cannot run on this machine at all (an external program that is not
+    /// installed, an interpreter too old), or `None`. Listings show the reason instead of
+    /// dropping the backend; `run` then fails with it. Built-in backends are always available.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How a backend gets many requests in flight.
@@ -39,6 +46,9 @@ pub enum ConcurrencyModel {
     Processes,
     /// Worker processes fed by a coordinator, each running many async tasks.
     AsyncProcesses,
+    /// Async tasks handing blocking calls to a pool of processes (Python's
+    /// `run_in_executor` over a `ProcessPoolExecutor`).
+    AsyncOverProcesses,
 }
 
 impl ConcurrencyModel {
@@ -51,7 +61,16 @@ impl ConcurrencyModel {
             Self::AsyncOverThreads => "async over thread pool",
             Self::Processes => "processes",
             Self::AsyncProcesses => "processes × async tasks",
+            Self::AsyncOverProcesses => "async over process pool",
         }
+    }
+
+    /// Whether its requests run in several processes (each with its own open-file budget).
+    pub fn spreads_over_processes(self) -> bool {
+        matches!(
+            self,
+            Self::Processes | Self::AsyncProcesses | Self::AsyncOverProcesses
+        )
     }
 }
 
@@ -189,10 +208,7 @@ impl BackendInfo {
         let socket_per_request =
             self.http == HttpVersion::Http1 || job.connections() == ConnectionPolicy::Fresh;
         if socket_per_request
-            && !matches!(
-                self.model,
-                ConcurrencyModel::Processes | ConcurrencyModel::AsyncProcesses
-            )
+            && !self.model.spreads_over_processes()
             && let Some(budget) = crate::resources::connection_budget()
             && job.concurrency().min(job.max_urls()) > budget
         {

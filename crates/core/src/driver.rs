@@ -41,6 +41,10 @@ pub struct Driven {
     /// The peaks of the worker processes the backend started and reaped during the run (none
     /// for single-process backends), copied into [`crate::CrawlReport::resources`].
     pub worker_peaks: crate::resources::WorkerPeaks,
+    /// The machinery running the fetches broke down mid-run (an external program crashed, hung
+    /// or broke its protocol), in words; copied into [`crate::CrawlReport::failure`]. The
+    /// outcomes received before it are kept; the URLs it held are lost outcomes.
+    pub failure: Option<String>,
 }
 
 /// Runs `job`, starting each URL with `dispatch` and keeping at most `job.concurrency()` of them

@@ -181,6 +181,11 @@ pub struct CrawlReport {
     /// Backend-specific counters (worker restarts, IPC bytes, thread counts, …).
     #[serde(default)]
     pub extra: BTreeMap<String, f64>,
+    /// The backend's machinery broke down mid-run, and why (a crashed, hung or misbehaving
+    /// external program): a failed run, whatever its outcomes say. The outcomes received before
+    /// it are kept.
+    #[serde(default)]
+    pub failure: Option<String>,
     /// The origin's view, when the origin is ours.
     #[serde(default)]
     pub origin: Option<OriginStats>,
@@ -246,6 +251,7 @@ impl CrawlReport {
             peak_in_flight: driven.peak_in_flight,
             interrupted: driven.interrupted,
             extra: driven.extra,
+            failure: driven.failure,
             origin: None,
             verification: None,
             outcomes: driven.outcomes,

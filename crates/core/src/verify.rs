@@ -183,6 +183,15 @@ impl GroundTruth {
 }
 
 impl Verification {
+    /// Fails the verdict because the run itself broke down (`why`), stated before any other
+    /// difference.
+    pub fn add_failure(&mut self, why: &str) {
+        self.total_differences += 1;
+        self.verified = false;
+        self.differences.insert(0, format!("the run failed: {why}"));
+        self.differences.truncate(SHOWN_DIFFERENCES);
+    }
+
     /// Adds differences found by a check outside the per-URL comparison (the connection
     /// accounting below); any difference makes the run unverified.
     pub fn add_differences(&mut self, found: Vec<String>) {

@@ -68,8 +68,8 @@ pub enum RunError {
 /// Runs `job` on `backend` against `origin` and returns the report with the origin's counters
 /// and the verification verdict attached — every URL against the ground truth, and the origin's
 /// connection and TLS handshake counts against the job's connection policy, its per-host counters
-/// against the job's per-host limits (no verdict for an interrupted run: a partial run has
-/// nothing complete to check).
+/// against the job's per-host limits, and a backend's breakdown mid-run (`failure`) first of all
+/// (no verdict for an interrupted run: a partial run has nothing complete to check).
 pub fn verified_run(
     backend: &dyn Backend,
     job: &CrawlJob,
@@ -83,6 +83,9 @@ pub fn verified_run(
         let mut verdict = truth.verify(job, &report.outcomes);
         verdict.add_differences(check_connections(job, &report.outcomes, &stats));
         verdict.add_differences(check_politeness(job, &stats));
+        if let Some(why) = &report.failure {
+            verdict.add_failure(why);
+        }
         report.verification = Some(verdict);
     }
     report.origin = Some(stats);
