@@ -52,6 +52,10 @@ commands:
                       they agree, 1 when not (the reasons are listed);
                       --publish (only when they agree): the first campaign's
                       report, charts, reproduce.json and REPRODUCE.md to results/
+  python              make the Python backends' environment: a venv in
+                      external/python/.venv with exactly the packages
+                      external/python/requirements.lock pins (hashes required),
+                      from the python3 on PATH (3.11 or newer, with venv)
   compare OLD NEW     per workload, parameter and backend, the change of median
                       wall and CPU/request between two report.json files, and
                       verification changes";
@@ -93,6 +97,12 @@ fn run() -> Result<()> {
         Some("report") => report::report_command(&project_root(), &args[1..]),
         Some("reproduce") => reproduce::reproduce_command(&project_root(), &args[1..]),
         Some("compare") => report::compare_command(&args[1..]),
+        Some("python") => {
+            let python =
+                crawlbench_external::python::ensure().map_err(|why| anyhow::anyhow!(why))?;
+            println!("Python environment ready: {}", python.display());
+            Ok(())
+        }
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())

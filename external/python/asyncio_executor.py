@@ -1,0 +1,62 @@
+"""asyncio + requests in `loop.run_in_executor`: the original experiment's third and fourth
+setups, over a ThreadPoolExecutor (`threads`) or a ProcessPoolExecutor (`processes`).
+
+The event loop reads attempts from stdin and starts a task for each; the task awaits
+`run_in_executor(pool, fetch, ...)` — requests blocking in the pool's workers — and writes the
+reply. The pool has `concurrency` workers; connections as in requests_threads.py.
+"""
+
+import asyncio
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import crawlbench_protocol as p
+
+job = None
+local = threading.local()
+
+
+def init(the_job):
+    global job
+    job = the_job
+    job.install_resolve()
+
+
+def fetch(id_, url):
+    session = None
+    if not job.fresh:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = p.requests_session(job)
+    return p.fetch_requests(job, session, id_, url)
+
+
+async def main(kind):
+    reader, the_job = await p.open_stdin()
+    loop = asyncio.get_running_loop()
+    if kind == "threads":
+        init(the_job)
+        pool = ThreadPoolExecutor(max_workers=the_job.concurrency)
+    else:
+        pool = ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=init,
+                                   initargs=(the_job,))
+    tasks = set()
+
+    async def attempt(id_, url):
+        p.emit(await loop.run_in_executor(pool, fetch, id_, url))
+
+    while line := await reader.readline():
+        task = asyncio.create_task(attempt(*p.parse_get(line)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    pool.shutdown()
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    p.hello(p.python_runtime(f"asyncio, run_in_executor over a "
+                             f"{'ThreadPoolExecutor' if kind == 'threads' else 'ProcessPoolExecutor'}"),
+            p.versions("requests", "urllib3"))
+    asyncio.run(main(kind))

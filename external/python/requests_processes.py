@@ -1,0 +1,33 @@
+"""requests + concurrent.futures.ProcessPoolExecutor: the original experiment's second setup.
+
+A pool of `concurrency` processes; each attempt is `pool.submit` (URL pickled out, reply
+pickled back); a done-callback in this process writes the reply. `requests.get` per URL for
+`fresh`, one `Session` per worker process for `reuse`.
+"""
+
+from concurrent.futures import ProcessPoolExecutor
+
+import crawlbench_protocol as p
+
+job = None
+session = None
+
+
+def init(the_job):
+    global job, session
+    job = the_job
+    job.install_resolve()
+    session = None if job.fresh else p.requests_session(job)
+
+
+def fetch(id_, url):
+    return p.fetch_requests(job, session, id_, url)
+
+
+if __name__ == "__main__":
+    p.hello(p.python_runtime("ProcessPoolExecutor"), p.versions("requests", "urllib3"))
+    the_job = p.read_job()
+    with ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=init,
+                             initargs=(the_job,)) as pool:
+        for id_, url in p.gets():
+            pool.submit(fetch, id_, url).add_done_callback(lambda f: p.emit(f.result()))
