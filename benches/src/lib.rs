@@ -11,6 +11,8 @@
 //! verification) — nothing measured elsewhere is fed to it.
 //!
 //! Profiles: `CRAWLBENCH_PROFILE=quick` (or criterion's `--quick`) uses the quick sizes.
+//! External backends run where their workload admits them (`Entrants`); the Python ones make
+//! their locked environment on first use (`crawlbench::campaign_host`).
 
 use std::time::{Duration, Instant};
 
@@ -62,7 +64,14 @@ pub fn main(name: &str) {
     let mut group = criterion.benchmark_group(workload.name);
     group.sample_size(10).sampling_mode(SamplingMode::Flat);
     let site = std::sync::Arc::clone(origin.site());
-    for info in &host.backends {
+    for (backend, why) in &host.unavailable {
+        eprintln!("{name}/{backend}: not run: unavailable on this machine: {why}");
+    }
+    let entrants = host.backends.iter().filter(|info| {
+        let external = host.external.contains(&info.name);
+        workload.entrants.admits(&info.name, external, "")
+    });
+    for info in entrants {
         let backend = host.child(info);
         for cell in &workload.cells {
             let job = (cell.job)(&site, info);

@@ -166,9 +166,12 @@ pub fn run_campaign(
     ]);
     let started = Instant::now();
     let started_at = environment.date.clone();
+    let unavailable_warnings = host.unavailable.iter().map(|(name, why)| {
+        format!("{name} did not run: it is unavailable on this machine ({why})")
+    });
     let mut log = RunLog::create(&config.out.join("runs.jsonl"))
         .map_err(|e| format!("cannot create runs.jsonl in {}: {e}", config.out.display()))?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = unavailable_warnings.collect();
     let mut noise = noise::NoiseRecorder::default();
     noise.probe("start");
     for (i, w) in workloads.iter().enumerate() {
@@ -177,10 +180,18 @@ pub fn run_campaign(
         }
         let rounds = w.rounds(config.rounds);
         eprintln!("campaign: workload {} ({rounds} rounds)", w.name);
+        let admitted: Vec<Entry> = entries
+            .iter()
+            .filter(|e| {
+                let external = host.external.contains(&e.info.name);
+                w.entrants.admits(&e.info.name, external, &config.reference)
+            })
+            .cloned()
+            .collect();
         if let Err(e) = runner::run_workload(
             host,
             w,
-            &entries,
+            &admitted,
             rounds,
             config.warmup,
             config.seed,

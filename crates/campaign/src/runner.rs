@@ -41,8 +41,14 @@ pub struct Host {
     /// `SO_REUSEPORT` (0 for a free one). The binary that parses them formats them (the CLI's
     /// `Role`), so parent and child cannot disagree.
     pub origin_args: fn(&str, Option<usize>, Option<u16>) -> Vec<String>,
-    /// Every registered backend, in registry order.
+    /// Every registered backend that can run here, in registry order.
     pub backends: Vec<BackendInfo>,
+    /// The names of those that are external programs (run only where a workload's
+    /// [`crate::workloads::Entrants`] admits them).
+    pub external: Vec<String>,
+    /// Registered backends that cannot run on this machine, with the reason (the report lists
+    /// them: never silently omitted).
+    pub unavailable: Vec<(String, String)>,
 }
 
 impl Host {

@@ -83,8 +83,39 @@ pub struct Workload {
     /// At most this many rounds, whatever the campaign's count (a workload whose every run takes
     /// most of a minute); `None`: the campaign's.
     pub max_rounds: Option<usize>,
+    /// Which backends run it.
+    pub entrants: Entrants,
     /// Its cells.
     pub cells: Vec<Cell>,
+}
+
+/// Which backends a workload runs. The reference backend and its A/A control always run.
+///
+/// External backends (a program per attempt stream, most of them Python) are reference rows: they
+/// run in the workloads the original experiment's comparison needs — `seed-curve`, `latency-list`,
+/// `throughput`, `crawl` — and sit out the rest, where a Python thread or process pool of up to
+/// 10,000 would add most of an hour to the full campaign and answer a question the Rust rows
+/// already answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entrants {
+    /// Every registered backend, built-in and external.
+    All,
+    /// Built-in backends only.
+    BuiltIn,
+    /// Only these (by registry name).
+    Only(&'static [&'static str]),
+}
+
+impl Entrants {
+    /// Whether `backend` (external or not) runs here; `reference` always does.
+    pub fn admits(self, backend: &str, external: bool, reference: &str) -> bool {
+        backend == reference
+            || match self {
+                Self::All => true,
+                Self::BuiltIn => !external,
+                Self::Only(names) => names.contains(&backend),
+            }
+    }
 }
 
 impl Workload {
@@ -96,8 +127,9 @@ impl Workload {
 }
 
 /// Every workload name, in report order.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "seed-replica",
+    "seed-curve",
     "tls",
     "latency-list",
     "throughput",
@@ -112,6 +144,7 @@ pub const NAMES: [&str; 9] = [
 pub fn workload(name: &str, profile: Profile) -> Result<Workload, String> {
     Ok(match name {
         "seed-replica" => seed_replica(profile),
+        "seed-curve" => seed_curve(profile),
         "tls" => tls(profile),
         "latency-list" => latency_list(profile),
         "throughput" => throughput(profile),
@@ -145,6 +178,7 @@ pub fn is_pool_model(info: &BackendInfo) -> bool {
         ConcurrencyModel::Threads
             | ConcurrencyModel::AsyncOverThreads
             | ConcurrencyModel::Processes
+            | ConcurrencyModel::AsyncOverProcesses
     )
 }
 
@@ -169,37 +203,11 @@ fn seed_replica(profile: Profile) -> Workload {
         rtt_ms,
         bandwidth_bytes_per_sec: None,
     };
-    let cells = [1u32, 10, 19]
-        .iter()
-        .map(|&i| {
-            let n = 6 * i;
-            Cell {
-                parameter: n.to_string(),
-                job: Box::new(move |site, info| {
-                    let concurrency = if is_pool_model(info) { 3 } else { n as usize };
-                    let urls = site.echo_urls(n).expect("the site echoes N arguments");
-                    site.job(crawlbench_core::Workload::List { urls })
-                        .concurrency(concurrency)
-                        .connections(ConnectionPolicy::Fresh)
-                        .echo_argument("a")
-                        .build()
-                        .expect("valid job")
-                }),
-                ideal_secs: Some(network.ideal_list_secs(
-                    n as usize,
-                    n as usize,
-                    0.0,
-                    0,
-                    ConnectionPolicy::Fresh,
-                    false,
-                )),
-            }
-        })
-        .collect();
     Workload {
         name: "seed-replica",
         origin_processes: 1,
         max_rounds: None,
+        entrants: Entrants::BuiltIn,
         description: "the original experiment: N = 6·i httpbin-style GETs, a new connection each, \
                       150 ms RTT, pools of 3, async unbounded",
         site: SiteSpec {
@@ -207,7 +215,80 @@ fn seed_replica(profile: Profile) -> Workload {
             network,
             ..Default::default()
         },
-        cells,
+        cells: [1u32, 10, 19]
+            .iter()
+            .map(|&i| seed_cell(6 * i, network))
+            .collect(),
+    }
+}
+
+/// One cell of the seed experiment: `n` echo URLs, a new connection each, pools of 3 and async
+/// unbounded (`concurrency = n`).
+fn seed_cell(n: u32, network: NetworkModel) -> Cell {
+    Cell {
+        parameter: n.to_string(),
+        job: Box::new(move |site, info| {
+            let concurrency = if is_pool_model(info) { 3 } else { n as usize };
+            let urls = site.echo_urls(n).expect("the site echoes N arguments");
+            site.job(crawlbench_core::Workload::List { urls })
+                .concurrency(concurrency)
+                .connections(ConnectionPolicy::Fresh)
+                .echo_argument("a")
+                .build()
+                .expect("valid job")
+        }),
+        ideal_secs: Some(network.ideal_list_secs(
+            n as usize,
+            n as usize,
+            0.0,
+            0,
+            ConnectionPolicy::Fresh,
+            false,
+        )),
+    }
+}
+
+/// The original experiment's six Python stacks (aiohttp in both its forms) as external
+/// backends, and the Rust stacks that play their parts in `seed-replica`.
+pub const SEED_STACKS: &[&str] = &[
+    "py-requests-threads",
+    "py-requests-processes",
+    "py-asyncio-threads",
+    "py-asyncio-processes",
+    "py-aiohttp",
+    "py-aiohttp-gather",
+    "py-aiomultiprocess",
+    "tokio-reqwest",
+    "threadpool-ureq",
+    "tokio-blocking-ureq",
+    "multiprocess-async",
+];
+
+/// The original experiment's chart, redrawn: wall time against N = 6·i for every i from 1 to
+/// 19 (quick: 1, 10, 19), each of [`SEED_STACKS`], a new connection per request, pools of 3,
+/// async unbounded — the Python stacks measured and verified by the same harness as the Rust
+/// ones. The round trip is 50 ms rather than `seed-replica`'s 150 ms, and 3 rounds: a pool of 3
+/// needs ⌈N ÷ 3⌉ waves of two round trips whatever the stack, so at 150 ms the four Python
+/// pools alone would take half an hour per round for a curve whose shape is set by that count.
+fn seed_curve(profile: Profile) -> Workload {
+    let network = NetworkModel {
+        rtt_ms: profile.pick(20.0, 50.0),
+        bandwidth_bytes_per_sec: None,
+    };
+    let steps: Vec<u32> = profile.pick(vec![1, 10, 19], (1..=19).collect());
+    Workload {
+        name: "seed-curve",
+        origin_processes: 1,
+        max_rounds: Some(3),
+        entrants: Entrants::Only(SEED_STACKS),
+        description: "the original experiment's chart: N = 6·i for i = 1..19, the six Python \
+                      stacks and their Rust counterparts, 50 ms RTT, pools of 3, async unbounded",
+        site: SiteSpec {
+            pages: 6 * 19,
+            network,
+            ..Default::default()
+        },
+        cells: steps.iter().map(|&i| seed_cell(6 * i, network)).collect(),
     }
 }
 
@@ -243,6 +324,7 @@ fn tls(profile: Profile) -> Workload {
         .collect();
     Workload {
         name: "tls",
+        entrants: Entrants::BuiltIn,
         origin_processes: 1,
         max_rounds: None,
         description: "HTTPS (ECDSA P-256) over a 50 ms RTT, connections reused vs one per request",
@@ -263,6 +345,7 @@ fn latency_list(profile: Profile) -> Workload {
     let (n, c, delay_ms) = profile.pick((400u32, 40usize, 50.0), (2000, 200, 50.0));
     Workload {
         name: "latency-list",
+        entrants: Entrants::All,
         origin_processes: 1,
         max_rounds: None,
         description: "a latency-bound list: what scheduling adds on top of waiting",
@@ -285,6 +368,7 @@ fn throughput(profile: Profile) -> Workload {
     let n = profile.pick(3000u32, 20_000);
     Workload {
         name: "throughput",
+        entrants: Entrants::All,
         origin_processes: 1,
         max_rounds: None,
         description: "no server delay, 512-byte pages, 64 in flight: CPU per request",
@@ -308,6 +392,7 @@ fn crawl(profile: Profile) -> Workload {
     let (pages, c, delay_ms) = profile.pick((1000u32, 50usize, 10.0), (5000, 100, 20.0));
     Workload {
         name: "crawl",
+        entrants: Entrants::All,
         origin_processes: 1,
         max_rounds: None,
         description: "a link-following crawl of the whole synthetic site",
@@ -372,6 +457,7 @@ fn crawl_hosts(profile: Profile) -> Workload {
     );
     Workload {
         name: "crawl-hosts",
+        entrants: Entrants::BuiltIn,
         origin_processes: 1,
         max_rounds: None,
         description: "a crawl over many name-based hosts, at most 2 in flight per host, robots.txt obeyed",
@@ -408,6 +494,7 @@ fn concurrency_sweep(profile: Profile) -> Workload {
         // backlog (4,096 here) was the bottleneck, not the client.
         origin_processes: profile.pick(1, 2),
         max_rounds: None,
+        entrants: Entrants::BuiltIn,
         description: "in-flight limit C against wall and memory, N = 4·C URLs",
         site: concurrency_site(max_n, delay_ms),
         cells: limits
@@ -446,6 +533,7 @@ fn c100k(profile: Profile) -> Workload {
     let max_c = limits.iter().max().copied().unwrap_or(1);
     Workload {
         name: "c100k",
+        entrants: Entrants::BuiltIn,
         origin_processes: crawlbench_origin::process::processes_for(max_c),
         max_rounds: Some(5),
         description: "C requests in flight at once (N = C, a delay of 25 s — quick: 5 s — behind \
@@ -486,6 +574,7 @@ fn faults(profile: Profile) -> Workload {
     let timeout = profile.pick(Duration::from_millis(500), Duration::from_secs(1));
     Workload {
         name: "faults",
+        entrants: Entrants::BuiltIn,
         origin_processes: 1,
         max_rounds: None,
         description: "5 % resets, 500s and stalls past the timeout (1 s; quick 0.5 s), one retry",

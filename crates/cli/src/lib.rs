@@ -32,12 +32,38 @@ pub fn child_role_main() -> Option<i32> {
 
 /// How this executable plays the campaign's child roles: every run and the origin are this
 /// binary re-executed with a role's arguments.
+///
+/// External backends are read from their manifests here; when one needs the project's Python
+/// environment and it is missing, it is made first (`crawlbench_external::python::ensure`), so a
+/// campaign or a bench on a fresh machine runs the Python stacks too. A backend that still cannot
+/// run is passed on as unavailable, with the reason, for the report to list.
 pub fn campaign_host() -> std::io::Result<crawlbench_campaign::Host> {
+    let external =
+        crawlbench_external::ExternalBackend::load_dir(&crawlbench_external::manifest::dir());
+    if external.iter().any(|b| b.needs_python())
+        && crawlbench_external::python::interpreter().is_err()
+    {
+        if let Err(why) = crawlbench_external::python::ensure() {
+            eprintln!("crawlbench: the Python backends will not run: {why}");
+        }
+    }
+    let external_names: Vec<String> = external.iter().map(|b| b.info().name).collect();
+    let mut available = Vec::new();
+    let mut unavailable = Vec::new();
+    for backend in backends() {
+        let info = backend.info();
+        match backend.unavailable() {
+            Some(why) => unavailable.push((info.name, why)),
+            None => available.push(info),
+        }
+    }
     Ok(crawlbench_campaign::Host {
         program: std::env::current_exe()?,
         run_args: Role::RunOne.to_args(),
         origin_args: roles::serve_origin_args,
-        backends: backends().iter().map(|b| b.info()).collect(),
+        backends: available,
+        external: external_names,
+        unavailable,
     })
 }
 
@@ -46,8 +72,21 @@ fn worker_command() -> WorkerCommand {
     WorkerCommand::current_exe_with(Role::Worker.to_args())
 }
 
-/// Every registered backend, in the order listings and reports show them.
+/// Every registered backend, in the order listings and reports show them: the built-in ones,
+/// then one per external-backend manifest (`external/*.json`, or `CRAWLBENCH_EXTERNAL_DIR`).
 pub fn backends() -> Vec<Box<dyn Backend>> {
+    let mut all = builtin_backends();
+    let external =
+        crawlbench_external::ExternalBackend::load_dir(&crawlbench_external::manifest::dir());
+    all.extend(
+        external
+            .into_iter()
+            .map(|b| Box::new(b) as Box<dyn Backend>),
+    );
+    all
+}
+
+fn builtin_backends() -> Vec<Box<dyn Backend>> {
     vec![
         Box::new(crawlbench_threadpool_ureq::ThreadpoolUreq),
         Box::new(crawlbench_tokio_reqwest::TokioReqwest::multi_thread()),
@@ -64,8 +103,17 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
     ]
 }
 
-/// The backend called `name`, or an error listing the valid names.
+/// The backend called `name`, or an error listing the valid names. An external backend that
+/// needs the Python environment gets it made first, if it is missing.
 pub fn backend(name: &str) -> Result<Box<dyn Backend>, String> {
+    let external =
+        crawlbench_external::ExternalBackend::load_dir(&crawlbench_external::manifest::dir());
+    if let Some(chosen) = external.iter().position(|b| b.info().name == name) {
+        let chosen = &external[chosen..=chosen];
+        if let Err(why) = crawlbench_external::ExternalBackend::prepare(chosen) {
+            eprintln!("crawlbench: cannot make the Python environment: {why}");
+        }
+    }
     let all = backends();
     let names: Vec<String> = all.iter().map(|b| b.info().name).collect();
     all.into_iter()

@@ -19,6 +19,9 @@ pub enum Role {
     ServeOrigin(ServeOrigin),
     /// `worker`: a multi-process backend's worker, speaking its framed protocol on stdio.
     Worker,
+    /// `external-example`: the example external backend in Rust (tokio + reqwest speaking
+    /// PROTOCOL.md on stdio), started through its manifest like any external program.
+    ExternalExample,
 }
 
 /// The origin role's arguments.
@@ -36,6 +39,7 @@ pub struct ServeOrigin {
 const RUN_ONE: &str = "run-one";
 const SERVE_ORIGIN: &str = "serve-origin";
 const WORKER: &str = "worker";
+const EXTERNAL_EXAMPLE: &str = "external-example";
 const SERVE_ORIGIN_USAGE: &str = "usage: serve-origin SPEC_JSON [THREADS] [--reuse-port PORT] \
      (a site spec as JSON; THREADS a whole number ≥ 1; PORT 0–65535, 0 for a free port)";
 
@@ -52,6 +56,9 @@ impl Role {
         match first.to_str()? {
             RUN_ONE => Some(no_arguments(RUN_ONE, &rest).map(|()| Self::RunOne)),
             WORKER => Some(no_arguments(WORKER, &rest).map(|()| Self::Worker)),
+            EXTERNAL_EXAMPLE => {
+                Some(no_arguments(EXTERNAL_EXAMPLE, &rest).map(|()| Self::ExternalExample))
+            }
             SERVE_ORIGIN => Some(ServeOrigin::parse(&rest).map(Self::ServeOrigin)),
             _ => None,
         }
@@ -62,6 +69,7 @@ impl Role {
         match self {
             Self::RunOne => vec![RUN_ONE.into()],
             Self::Worker => vec![WORKER.into()],
+            Self::ExternalExample => vec![EXTERNAL_EXAMPLE.into()],
             Self::ServeOrigin(o) => {
                 let mut args = vec![SERVE_ORIGIN.into(), o.spec_json.clone()];
                 if let Some(t) = o.threads {
@@ -83,6 +91,7 @@ impl Role {
                 crate::backend(name)?.run(job).map_err(|e| e.to_string())
             }),
             Self::Worker => crawlbench_multiprocess::worker_main(),
+            Self::ExternalExample => crawlbench_external_example::main(),
             Self::ServeOrigin(o) => o.serve(),
         }
     }

@@ -2,7 +2,8 @@
 //! across a modelled round trip verifies and reports the origin's connections and handshakes;
 //! network and connection flags that cannot be parsed exit 2 naming what is accepted; a URL list
 //! and a polite seed crawl (robots.txt, per-host limits) of a server of one's own; bad crawl-rule
-//! flags exit 2 too.
+//! flags exit 2 too. An external backend — the original experiment's aiohttp stack, a Python
+//! program speaking PROTOCOL.md — runs and verifies through the same command.
 
 use std::process::Command;
 
@@ -293,4 +294,31 @@ fn bad_crawl_rule_flags_exit_2_saying_what_is_accepted() {
         let base = ["--backend", "tokio-reqwest", "--crawl", "--pages", "5"];
         exits_2_saying(&[&base[..], &args].concat(), expected);
     }
+}
+
+#[test]
+fn a_python_backend_runs_and_verifies() {
+    let output = crawlbench()
+        .args([
+            "run",
+            "--backend",
+            "py-aiohttp",
+            "--pages",
+            "300",
+            "--concurrency",
+            "20",
+            "--delay",
+            "5ms",
+        ])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("verified    yes (list: 300 URLs"),
+        "{stdout}"
+    );
+    // The program's hello names the versions it loaded.
+    assert!(stdout.contains("aiohttp 3."), "{stdout}");
 }
