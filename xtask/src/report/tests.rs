@@ -5,10 +5,10 @@
 
 use std::fs;
 
-use crawlbench_stats::Metric;
+use crawlbench_stats::{CampaignReport, CellStat, Metric};
 
-use super::{collate, compare, parse_report_args, report_command};
-use crate::testkit::{Fixture, Outcome, TempDir, write_report};
+use super::{collate, compare, format, parse_report_args, report_command};
+use crate::testkit::{Backend, Fixture, Outcome, TempDir, write_report};
 
 /// The line of the table row whose backend cell starts with `` `label` ``.
 fn row<'a>(section: &'a str, label: &str) -> &'a str {
@@ -125,7 +125,7 @@ fn report_shows_intervals_rank_groups_control_noise_failures_and_the_headline() 
 
     let sweep = section(&md, "### C = 1024");
     assert!(
-        sweep.contains("Job: list of 1024 URLs, 50 in flight, 50 ms; ideal makespan 0.4000 s.")
+        sweep.contains("Job: list of 1024 URLs, 50 in flight, rtt 50ms; ideal makespan 0.4000 s.")
     );
     let groups = sweep
         .lines()
@@ -507,4 +507,364 @@ fn an_unverified_cell_a_report_ranks_is_left_out_and_flagged() {
         groups.starts_with("- **wall s**: 1–3: `a-ref`") && !groups.contains("d-wrong"),
         "{groups}"
     );
+}
+
+/// The heading of the section that redraws the original experiment.
+const REDRAWN: &str = "## The original experiment, redrawn";
+
+/// The cell of (workload, parameter, backend, metric) in `report`.
+fn stat<'r>(report: &'r CampaignReport, w: &str, p: &str, b: &str, m: Metric) -> &'r CellStat {
+    report
+        .cells
+        .iter()
+        .find(|c| c.workload == w && c.parameter == p && c.backend == b && c.metric == m)
+        .unwrap_or_else(|| panic!("no cell {w} {p} {b} {m:?}"))
+}
+
+/// The numbered verdict `n` (1 to 4) of the redrawn section.
+fn verdict(section: &str, n: usize) -> &str {
+    let start = format!("{n}. *");
+    section
+        .lines()
+        .find(|l| l.starts_with(&start))
+        .unwrap_or_else(|| panic!("no verdict {n} in:\n{section}"))
+}
+
+/// `report` written into a fresh directory, collated: (the directory, `REPORT.md`).
+fn collated(tag: &str, report: &CampaignReport) -> (TempDir, String) {
+    let dir = TempDir::new(tag);
+    write_report(dir.path(), report);
+    let md = fs::read_to_string(collate(dir.path(), "x").unwrap().report_md).unwrap();
+    (dir, md)
+}
+
+#[test]
+fn the_original_experiment_redrawn_shows_its_chart_table_and_verdicts_that_hold() {
+    let report = Fixture::seed_stacks().build();
+    let (dir, md) = collated("redrawn-holds", &report);
+    let s = section(&md, REDRAWN);
+    assert!(
+        md.find(REDRAWN).unwrap() > md.find("## Headline").unwrap()
+            && md.find(REDRAWN).unwrap() < md.find("## seed-curve").unwrap(),
+        "after the headline and the verdicts, before the workload sections"
+    );
+    assert!(
+        s.contains("(here N = 6, 60 and 114)") && s.contains("over a 50 ms round trip, 8 rounds"),
+        "{s}"
+    );
+    assert!(s.contains("pools of 3") && s.contains("share the machine's 2 cores"));
+    assert!(
+        s.contains("![seed-curve: wall s vs N (quick profile)](seed-curve-wall.svg)"),
+        "{s}"
+    );
+    let chart = fs::read_to_string(dir.path().join("seed-curve-wall.svg")).unwrap();
+    assert!(chart.contains("URLs in the list (N = 6·i)") && chart.contains("py-aiohttp-gather"));
+
+    // The table: Python rows first, then the Rust counterparts; no A/A control, no backend that
+    // did not enter the workload.
+    assert!(
+        s.contains("| stack | model | N = 6: wall s | N = 60: wall s | N = 114: wall s |"),
+        "{s}"
+    );
+    let order: Vec<&str> = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "py-requests-threads",
+            "py-requests-processes",
+            "py-asyncio-threads",
+            "py-asyncio-processes",
+            "py-aiohttp",
+            "py-aiohttp-gather",
+            "py-aiomultiprocess",
+            "tokio-reqwest",
+            "threadpool-ureq",
+            "tokio-blocking-ureq",
+            "multiprocess-async"
+        ]
+    );
+    let threads = stat(
+        &report,
+        "seed-curve",
+        "114",
+        "py-requests-threads",
+        Metric::WallSecs,
+    );
+    let shown = format::with_ci(threads.median, threads.ci95, |v| {
+        format::value(Metric::WallSecs, v)
+    });
+    assert!(
+        row(s, "py-requests-threads").ends_with(&format!("| {shown} ✓ |")),
+        "{s}"
+    );
+
+    let a = verdict(s, 1);
+    assert!(
+        a.starts_with(
+            "1. *Pool size 3 against unbounded async* (N = 114; expected: the pool is slower): \
+             **Holds here:** `py-requests-threads` (a pool of 3) took "
+        ),
+        "{a}"
+    );
+    assert!(
+        a.contains("16.7× the wall time, in different rank groups.") // 20 ÷ 1.2
+            && a.contains("⌈114 ÷ 3⌉ = 38 waves"),
+        "{a}"
+    );
+    let b = verdict(s, 2);
+    assert!(
+        b.contains(
+            "(`throughput`, N = 20000; target: the best Rust backend's CPU per request at most \
+             1/10 of `py-aiohttp`'s): **Met:** the best Rust backend, `threadpool-ureq`, spent "
+        ),
+        "{b}"
+    );
+    // 0.8 ÷ 12; py-aiohttp 12 × tokio-reqwest and 15 × threadpool-ureq; requests 16 × and 20 ×.
+    assert!(
+        b.contains("×0.067 [0.067–0.067] `py-aiohttp`'s — at most 0.10 across its 95 % interval"),
+        "{b}"
+    );
+    assert!(
+        b.contains(", ×12.0 [12.0–12.0] and ×15.0 [15.0–15.0]; `py-requests-threads` ")
+            && b.contains(", ×16.0 [16.0–16.0] and ×20.0 [20.0–20.0]."),
+        "{b}"
+    );
+    let c = verdict(s, 3);
+    let wall = |b: &str| stat(&report, "seed-curve", "6", b, Metric::WallSecs).median;
+    let start_up = wall("py-requests-processes") - wall("py-requests-threads");
+    assert!(
+        c.contains(&format!(
+            "`py-requests-processes` against `py-requests-threads`: **+{} s** (in different \
+             rank groups)",
+            format::secs(start_up)
+        )),
+        "{c}"
+    );
+    assert!(
+        c.contains("`py-aiomultiprocess` against `py-aiohttp`: **+") && !c.contains("more wave"),
+        "{c}"
+    );
+    let d = verdict(s, 4);
+    assert!(
+        d.contains("at most 1.10): **Met:** `ext-tokio-st-reqwest`")
+            && d.contains(": ×1.050 [1.050–1.050] — at most 1.10 across its 95 % interval."),
+        "{d}"
+    );
+    assert!(!s.contains("Not decided"), "{s}");
+
+    // The headline divides throughput's CPU per request by py-aiohttp's.
+    let headline = section(&md, "## Headline");
+    assert!(
+        headline.lines().next().is_some()
+            && headline.contains("| throughput CPU/req ÷ py-aiohttp |"),
+        "{headline}"
+    );
+    assert!(row(headline, "py-aiohttp").ends_with("| 1.000 |"));
+    assert!(row(headline, "tokio-reqwest").ends_with("| 0.083 |")); // 1 ÷ 12
+    assert!(row(headline, "threadpool-ureq").ends_with("| 0.067 |"));
+    assert!(headline.contains("divided by `py-aiohttp`'s"));
+}
+
+/// Puts `a` into `b`'s rank group of `seed-curve`'s wall time at `n`, as an interval that
+/// includes 1 would.
+fn tie(report: &mut CampaignReport, n: &str, a: &str, b: &str) {
+    let ranking = report
+        .rankings
+        .iter_mut()
+        .find(|r| r.workload == "seed-curve" && r.parameter == n && r.metric == Metric::WallSecs)
+        .unwrap();
+    for group in &mut ranking.groups {
+        group.retain(|x| x != a);
+    }
+    ranking.groups.retain(|g| !g.is_empty());
+    let with_b = ranking.groups.iter_mut().find(|g| g.iter().any(|x| x == b));
+    with_b.unwrap().push(a.into());
+}
+
+#[test]
+fn the_original_experiment_redrawn_says_when_a_verdict_does_not_hold() {
+    let mut f = Fixture::seed_stacks();
+    // The pool of threads 4 % slower than the gather but tied with it (below), the process
+    // pool as fast as the threads, aiohttp's CPU only 5 × Rust's, the protocol 30 %.
+    f.backend("py-requests-threads")
+        .set_factor_in("seed-curve", 1.25);
+    f.backend("py-requests-processes")
+        .set_factor_in("seed-curve", 1.2);
+    f.backend("py-aiohttp").set_factor_in("throughput", 5.0);
+    f.backend("ext-tokio-st-reqwest").factor = 0.9 * 1.3;
+    // One more Python stack, in seed-curve only; parameters listed out of numeric order.
+    f.backends
+        .push(Backend::new("py-extra", 1.25).only_in(&["seed-curve"]));
+    f.workloads[0].1.reverse();
+    let mut report = f.build();
+    tie(
+        &mut report,
+        "114",
+        "py-requests-threads",
+        "py-aiohttp-gather",
+    );
+    tie(
+        &mut report,
+        "6",
+        "py-requests-processes",
+        "py-requests-threads",
+    );
+    let (_dir, md) = collated("redrawn-fails", &report);
+    let s = section(&md, REDRAWN);
+    assert!(
+        s.contains("(here N = 6, 60 and 114)")
+            && s.contains("| stack | model | N = 6: wall s | N = 60: wall s | N = 114: wall s |"),
+        "{s}"
+    );
+    assert!(
+        s.find("| `py-extra`").unwrap() > s.find("| `py-aiomultiprocess`").unwrap()
+            && s.find("| `py-extra`").unwrap() < s.find("| `tokio-reqwest`").unwrap(),
+        "an unlisted Python stack joins the Python rows: {s}"
+    );
+    let a = verdict(s, 1);
+    assert!(
+        a.contains("**Does not hold here:** `py-requests-threads`")
+            && a.contains("1.042× the wall time, within noise — they share a rank group."),
+        "{a}"
+    );
+    let b = verdict(s, 2);
+    assert!(
+        b.contains("**Not met:** the best Rust backend, `threadpool-ureq`")
+            && b.contains(
+                "×0.160 [0.160–0.160] `py-aiohttp`'s — above 0.10 across its 95 % interval"
+            ),
+        "{b}"
+    );
+    let c = verdict(s, 3);
+    assert!(
+        c.contains(
+            "`py-requests-processes` against `py-requests-threads`: no difference within noise \
+             (they share a rank group)"
+        ),
+        "{c}"
+    );
+    let d = verdict(s, 4);
+    assert!(
+        d.contains("**Not met:** `ext-tokio-st-reqwest`")
+            && d.contains("×1.300 [1.300–1.300] — above 1.10 across its 95 % interval."),
+        "{d}"
+    );
+    let headline = section(&md, "## Headline");
+    assert!(
+        row(headline, "py-extra").ends_with("| — |"),
+        "no throughput cell: {headline}"
+    );
+
+    // An interval that straddles the ceiling decides nothing.
+    let ext = report
+        .cells
+        .iter_mut()
+        .find(|c| {
+            c.backend == "ext-tokio-st-reqwest"
+                && c.workload == "throughput"
+                && c.metric == Metric::CpuUsPerRequest
+        })
+        .unwrap();
+    let ratio = ext.ratio_to_reference.as_mut().unwrap();
+    // ÷ tokio-st-reqwest's 0.9: ×1.050 [1.050–1.111], a median below the ceiling and an
+    // interval above it.
+    (ratio.median, ratio.ci95.lo, ratio.ci95.hi) = (0.945, 0.945, 1.0);
+    let (_dir, md) = collated("redrawn-noise", &report);
+    let d = verdict(section(&md, REDRAWN), 4);
+    assert!(
+        d.contains("**Within noise of the target:** `ext-tokio-st-reqwest`")
+            && d.contains(": ×1.050 [1.050–1.111] — its 95 % interval")
+            && d.contains(
+                "its 95 % interval includes 1.10, so neither met nor missed can be claimed"
+            ),
+        "{d}"
+    );
+}
+
+#[test]
+fn the_original_experiment_redrawn_is_not_decided_without_its_cells() {
+    let mut f = Fixture::seed_stacks();
+    f.backends.retain(|b| b.label != "py-aiohttp-gather");
+    f.backend("py-aiohttp").outcome =
+        Outcome::Unverified("2 of 8 runs failed verification: /get?a=3 echoed 4".into());
+    f.backend("py-asyncio-processes").outcome =
+        Outcome::Failed("the process pool could not start: too many open files".into());
+    f.backend("ext-tokio-st-reqwest").outcome = Outcome::Failed("no hello line within 10 s".into());
+    let mut report = f.build();
+    report.warnings.push(
+        "py-aiohttp-gather did not run: it is unavailable on this machine (aiohttp is not \
+         installed)"
+            .into(),
+    );
+    let (_dir, md) = collated("redrawn-missing", &report);
+    let s = section(&md, REDRAWN);
+    assert_eq!(
+        verdict(s, 1),
+        "1. *Pool size 3 against unbounded async* (N = 114; expected: the pool is slower): \
+         **Not decided:** `py-requests-threads` or `py-aiohttp-gather` did not run or did not \
+         verify in this campaign."
+    );
+    assert!(
+        verdict(s, 2).ends_with(
+            "**Not decided:** `py-aiohttp` or `tokio-reqwest` did not run or did not verify in \
+             this campaign."
+        ),
+        "{s}"
+    );
+    let c = verdict(s, 3);
+    assert!(
+        c.contains("`py-requests-processes` against `py-requests-threads`: **+")
+            && c.ends_with(
+                "**Not decided:** `py-aiomultiprocess` or `py-aiohttp` did not run or did not \
+                 verify in this campaign."
+            ),
+        "{c}"
+    );
+    assert!(
+        verdict(s, 4).ends_with(
+            "**Not decided:** `ext-tokio-st-reqwest` or `tokio-st-reqwest` did not run or did \
+             not verify in this campaign."
+        ),
+        "{s}"
+    );
+    let gather = row(s, "py-aiohttp-gather");
+    assert_eq!(
+        gather
+            .matches("| did not run: it is unavailable on this machine (aiohttp is not installed)")
+            .count(),
+        3,
+        "{gather}"
+    );
+    assert!(
+        row(s, "py-aiohttp")
+            .contains(" *unverified*: 2 of 8 runs failed verification: /get?a=3 echoed 4 |"),
+        "{s}"
+    );
+    assert!(
+        row(s, "py-asyncio-processes")
+            .ends_with("| failed: the process pool could not start: too many open files |"),
+        "{s}"
+    );
+    let headline = section(&md, "## Headline");
+    assert!(
+        !headline.contains("÷ py-aiohttp"),
+        "py-aiohttp's throughput cell did not verify: {headline}"
+    );
+}
+
+#[test]
+fn a_campaign_without_seed_curve_has_no_redrawn_section() {
+    let (_dir, md) = collated("no-seed-curve", &Fixture::small().build());
+    assert!(!md.contains("The original experiment, redrawn"), "{md}");
+    assert!(!md.contains("÷ py-aiohttp"));
+
+    // Throughput alone: the headline's py-aiohttp column, still no section.
+    let mut f = Fixture::seed_stacks();
+    f.workloads.retain(|(w, _)| w == "throughput");
+    let (_dir, md) = collated("throughput-only", &f.build());
+    assert!(!md.contains("The original experiment, redrawn"), "{md}");
+    assert!(md.contains("| throughput CPU/req ÷ py-aiohttp |"));
 }

@@ -35,7 +35,8 @@ pub(crate) struct ChartFile {
 }
 
 /// Colour-blind-safe colours (Okabe–Ito, with grey for its black and without its yellow, then
-/// Tol's muted), all dark enough for a white background.
+/// Tol's muted, then Tol's bright and vibrant for campaigns of twenty-odd backends), all dark
+/// enough for a white background.
 const PALETTE: &[RGBColor] = &[
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
@@ -49,6 +50,18 @@ const PALETTE: &[RGBColor] = &[
     RGBColor(153, 153, 51),
     RGBColor(51, 34, 136),
     RGBColor(102, 17, 0),
+    RGBColor(68, 119, 170),
+    RGBColor(238, 102, 119),
+    RGBColor(34, 136, 51),
+    RGBColor(170, 51, 119),
+    RGBColor(0, 153, 136),
+    RGBColor(238, 119, 51),
+    RGBColor(204, 51, 17),
+    RGBColor(102, 204, 238),
+    RGBColor(187, 187, 0),
+    RGBColor(0, 68, 136),
+    RGBColor(153, 68, 85),
+    RGBColor(17, 119, 51),
 ];
 const TEXT: RGBColor = RGBColor(34, 34, 34);
 const GRID: RGBColor = RGBColor(200, 200, 200);

@@ -1,13 +1,18 @@
 //! The headline table: one row per backend, per workload its main quantity at the largest
-//! parameter as `median [lo–hi]` with its rank label, and the instruction count per request —
-//! the answer at a glance, which the README quotes. Every number is one the workload sections
-//! show in full.
+//! parameter as `median [lo–hi]` with its rank label, the instruction count per request, and —
+//! when `py-aiohttp` verified in `throughput` — CPU per request in units of the original
+//! experiment's async stack: the answer at a glance, which the README quotes. Every number is
+//! one the workload sections show in full.
 
 use std::fmt::Write as _;
 
 use crawlbench_stats::{InstructionCount, Metric};
 
-use super::{code, escape, line, table};
+use super::{
+    code, escape, line,
+    seed_curve::{PY_AIOHTTP, THROUGHPUT},
+    table,
+};
 use crate::report::{
     format,
     view::{BackendView, ParamView, Status, View, WorkloadView},
@@ -76,6 +81,10 @@ pub(crate) fn table_and_notes(view: &View<'_>) -> String {
     if !instructions.is_empty() {
         header.push("instructions/req (sys CPU µs/req)¹".into());
     }
+    let per_aiohttp = PerAiohttp::of(view);
+    if per_aiohttp.is_some() {
+        header.push(PerAiohttp::HEADING.into());
+    }
     let mut dagger = false;
     let rows: Vec<Vec<String>> = view
         .backends
@@ -90,6 +99,9 @@ pub(crate) fn table_and_notes(view: &View<'_>) -> String {
             }
             if !instructions.is_empty() {
                 row.push(instruction_cell(instructions, b.label));
+            }
+            if let Some(unit) = &per_aiohttp {
+                row.push(unit.cell(view, b.label));
             }
             row
         })
@@ -115,7 +127,64 @@ pub(crate) fn table_and_notes(view: &View<'_>) -> String {
     if !instructions.is_empty() {
         instructions_note(w, instructions);
     }
+    if let Some(unit) = &per_aiohttp {
+        unit.note(w);
+    }
     out
+}
+
+/// The last column's unit: `py-aiohttp`'s median CPU per request in `throughput`'s largest cell,
+/// when every run of it verified.
+struct PerAiohttp<'v> {
+    parameter: &'v str,
+    median: f64,
+}
+
+impl<'v> PerAiohttp<'v> {
+    const HEADING: &'static str = "throughput CPU/req ÷ py-aiohttp";
+
+    fn of(view: &'v View<'_>) -> Option<Self> {
+        let p = view
+            .workloads
+            .iter()
+            .find(|w| w.name == THROUGHPUT)?
+            .largest()?
+            .parameter;
+        if view.status(THROUGHPUT, p, PY_AIOHTTP) != Status::Verified {
+            return None;
+        }
+        let c = view.cell(THROUGHPUT, p, PY_AIOHTTP, Metric::CpuUsPerRequest)?;
+        (c.median.is_finite() && c.median > 0.0).then_some(Self {
+            parameter: p,
+            median: c.median,
+        })
+    }
+
+    /// `backend`'s median ÷ the unit; `—` where it has no such cell.
+    fn cell(&self, view: &View<'_>, backend: &str) -> String {
+        let Some(c) = view
+            .cell(THROUGHPUT, self.parameter, backend, Metric::CpuUsPerRequest)
+            .filter(|c| c.median.is_finite())
+        else {
+            return "—".into();
+        };
+        let ratio = format::ratio(c.median / self.median);
+        match view.status(THROUGHPUT, self.parameter, backend) {
+            Status::Verified => ratio,
+            _ => format!("{ratio} *unverified*"),
+        }
+    }
+
+    fn note(&self, w: &mut String) {
+        let _ = writeln!(
+            w,
+            "**{}**: each backend's median client CPU per request in `{THROUGHPUT}` (N = {}) \
+             divided by `{PY_AIOHTTP}`'s, the original experiment's async stack (asyncio + \
+             aiohttp): 0.100 is a tenth of its CPU for the same work.\n",
+            Self::HEADING,
+            self.parameter
+        );
+    }
 }
 
 fn backend_label(b: &BackendView<'_>) -> String {

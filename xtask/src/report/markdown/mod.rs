@@ -1,10 +1,12 @@
 //! `REPORT.md`: a campaign as a reader meets it — what could make the numbers wrong first
 //! (warnings, environment, method, the machine's noise, the A/A control), then the headline
-//! table, then per workload the rank groups and every metric with its interval, then the
-//! harness's own cost. Only formatting happens here; every number comes from `report.json`.
+//! table, the original experiment's conclusions and its chart redrawn, then per workload the
+//! rank groups and every metric with its interval, then the harness's own cost. Only formatting
+//! happens here; every number comes from `report.json`.
 
 mod context;
 pub(crate) mod headline;
+mod seed_curve;
 mod trust;
 mod verdicts;
 mod workload;
@@ -50,6 +52,7 @@ pub(crate) fn render(view: &View<'_>, charts: &[ChartFile], reproduction: Option
     trust::control_section(w, view);
     headline::render(w, view);
     verdicts::section(w, view);
+    seed_curve::section(w, view, charts);
     for workload in &view.workloads {
         workload::section(w, view, workload, charts);
     }

@@ -14,13 +14,13 @@ use super::{escape, line};
 use crate::report::{format, view::View};
 
 /// The seed's thread-pool model (`requests` on a `ThreadPool` of 3).
-const THREADS: &str = "threadpool-ureq";
+pub(super) const THREADS: &str = "threadpool-ureq";
 /// The seed's asyncio over that pool (`run_in_executor` on 3 threads).
-const ASYNC_OVER_THREADS: &str = "tokio-blocking-ureq";
+pub(super) const ASYNC_OVER_THREADS: &str = "tokio-blocking-ureq";
 /// The seed's aiohttp on one event loop.
-const ASYNC: &str = "tokio-reqwest";
+pub(super) const ASYNC: &str = "tokio-reqwest";
 /// The seed's aiomultiprocess: async tasks in each of several processes.
-const ASYNC_PROCESSES: &str = "multiprocess-async";
+pub(super) const ASYNC_PROCESSES: &str = "multiprocess-async";
 
 pub(super) fn section(w: &mut String, view: &View<'_>) {
     let Some(n) = largest_parameter(view, "seed-replica") else {
@@ -37,14 +37,7 @@ pub(super) fn section(w: &mut String, view: &View<'_>) {
          excludes no difference.\n"
     );
     let wall = |b: &str| view.cell("seed-replica", &n, b, Metric::WallSecs);
-    let tied = |a: &str, b: &str| {
-        view.groups("seed-replica", &n, Metric::WallSecs)
-            .map(|groups| {
-                groups
-                    .iter()
-                    .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b))
-            })
-    };
+    let tied = |a: &str, b: &str| same_group(view, "seed-replica", &n, Metric::WallSecs, a, b);
 
     // 1. "async on top of requests + threads gains nothing".
     let first = match (
@@ -203,11 +196,40 @@ fn connection_cost(w: &mut String, view: &View<'_>) {
     }
 }
 
-fn with_ci(c: &CellStat) -> String {
-    format::with_ci(c.median, c.ci95, |v| format!("{} s", format::secs(v)))
+/// Whether `a` and `b` share a rank group of (workload, parameter, metric) — tied within noise
+/// — or `None` when that cell was not ranked.
+pub(super) fn same_group(
+    view: &View<'_>,
+    workload: &str,
+    parameter: &str,
+    metric: Metric,
+    a: &str,
+    b: &str,
+) -> Option<bool> {
+    let groups = view.groups(workload, parameter, metric)?;
+    Some(
+        groups
+            .iter()
+            .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b)),
+    )
 }
 
-fn missing(backends: &[&str]) -> String {
+/// A cell's median and 95 % interval with its unit: `1.234 s [1.200 s–1.300 s]`, `52.1 µs […]`.
+pub(super) fn with_ci(c: &CellStat) -> String {
+    let unit = match c.metric {
+        Metric::WallSecs => " s",
+        Metric::CpuUsPerRequest
+        | Metric::CpuUsPerRequestNoExtract
+        | Metric::OriginCpuUsPerRequest
+        | Metric::OriginTlsCpuUsPerRequest => " µs",
+        _ => "",
+    };
+    format::with_ci(c.median, c.ci95, |v| {
+        format!("{}{unit}", format::value(c.metric, v))
+    })
+}
+
+pub(super) fn missing(backends: &[&str]) -> String {
     let names: Vec<String> = backends.iter().map(|b| format!("`{b}`")).collect();
     format!(
         "**Not decided:** {} did not run or did not verify in this campaign.",
@@ -216,7 +238,7 @@ fn missing(backends: &[&str]) -> String {
 }
 
 /// The largest parameter of `workload` in this campaign, if it ran.
-fn largest_parameter(view: &View<'_>, workload: &str) -> Option<String> {
+pub(super) fn largest_parameter(view: &View<'_>, workload: &str) -> Option<String> {
     view.workloads
         .iter()
         .find(|w| w.name == workload)?
