@@ -17,21 +17,15 @@ async def main(bounded):
     reader, job = await p.open_stdin()
     job.install_resolve()
     semaphore = asyncio.Semaphore(job.concurrency) if bounded else None
-    tasks = set()
     async with p.aiohttp_session(job, job.concurrency if bounded else 0) as session:
 
         async def attempt(id_, url):
             if semaphore is None:
-                p.emit(await p.fetch_aiohttp(job, session, id_, url))
-            else:
-                async with semaphore:
-                    p.emit(await p.fetch_aiohttp(job, session, id_, url))
+                return await p.fetch_aiohttp(job, session, id_, url)
+            async with semaphore:
+                return await p.fetch_aiohttp(job, session, id_, url)
 
-        while line := await reader.readline():
-            task = asyncio.create_task(attempt(*p.parse_get(line)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+        await p.serve_attempts(reader, attempt)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ awaits `pool.apply(fetch, ...)` for each; every worker keeps one `ClientSession`
 import asyncio
 import math
 import os
-import sys
 
 import aiomultiprocess
 
@@ -37,18 +36,9 @@ async def main():
     processes = the_job.processes or os.cpu_count() or 1
     processes = max(1, min(processes, the_job.concurrency))
     per_child = math.ceil(the_job.concurrency / processes)
-    tasks = set()
     async with aiomultiprocess.Pool(processes=processes, childconcurrency=per_child,
                                     initializer=init, initargs=(the_job,)) as pool:
-
-        async def attempt(id_, url):
-            p.emit(await pool.apply(fetch, (id_, url)))
-
-        while line := await reader.readline():
-            task = asyncio.create_task(attempt(*p.parse_get(line)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+        await p.serve_attempts(reader, lambda id_, url: pool.apply(fetch, (id_, url)))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ reply. The pool has `concurrency` workers; connections as in requests_threads.py
 
 import asyncio
 import sys
-import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import crawlbench_protocol as p
 
 job = None
-local = threading.local()
 
 
 def init(the_job):
@@ -24,12 +22,7 @@ def init(the_job):
 
 
 def fetch(id_, url):
-    session = None
-    if not job.fresh:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = p.requests_session(job)
-    return p.fetch_requests(job, session, id_, url)
+    return p.fetch_requests_in_thread(job, id_, url)
 
 
 async def main(kind):
@@ -41,22 +34,15 @@ async def main(kind):
     else:
         pool = ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=init,
                                    initargs=(the_job,))
-    tasks = set()
-
-    async def attempt(id_, url):
-        p.emit(await loop.run_in_executor(pool, fetch, id_, url))
-
-    while line := await reader.readline():
-        task = asyncio.create_task(attempt(*p.parse_get(line)))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    await asyncio.gather(*tasks)
-    pool.shutdown()
+    with pool:
+        await p.serve_attempts(
+            reader, lambda id_, url: loop.run_in_executor(pool, fetch, id_, url)
+        )
 
 
 if __name__ == "__main__":
     kind = sys.argv[1]
-    p.hello(p.python_runtime(f"asyncio, run_in_executor over a "
-                             f"{'ThreadPoolExecutor' if kind == 'threads' else 'ProcessPoolExecutor'}"),
+    pool_kind = "ThreadPoolExecutor" if kind == "threads" else "ProcessPoolExecutor"
+    p.hello(p.python_runtime(f"asyncio, run_in_executor over a {pool_kind}"),
             p.versions("requests", "urllib3"))
     asyncio.run(main(kind))

@@ -113,6 +113,25 @@ async def open_stdin():
     return reader, Job(json.loads(await reader.readline()))
 
 
+async def serve_attempts(reader, attempt):
+    """For asyncio programs: a task per `get` line, as soon as it arrives, each awaiting
+    `attempt(id, url)` (a coroutine returning the reply) and writing the reply; returns when
+    stdin is closed and every task has replied. How many run at once, and where, is `attempt`'s
+    business: that is the concurrency model."""
+    import asyncio
+
+    tasks = set()
+
+    async def reply(id_, url):
+        emit(await attempt(id_, url))
+
+    while line := await reader.readline():
+        task = asyncio.create_task(reply(*parse_get(line)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+
+
 def gets():
     """The `get` lines, as (id, url), until the harness closes stdin."""
     for line in sys.stdin.buffer:
@@ -206,6 +225,20 @@ def requests_session(job):
     session = requests.Session()
     session.headers["User-Agent"] = job.user_agent
     return session
+
+
+_thread = threading.local()
+
+
+def fetch_requests_in_thread(job, id_, url):
+    """One attempt with requests from a pool's thread (or process): `requests.get` for `fresh`,
+    else this thread's own `Session`, made on its first attempt."""
+    session = None
+    if not job.fresh:
+        session = getattr(_thread, "session", None)
+        if session is None:
+            session = _thread.session = requests_session(job)
+    return fetch_requests(job, session, id_, url)
 
 
 def fetch_requests(job, session, id_, url):

@@ -10,18 +10,16 @@ from concurrent.futures import ProcessPoolExecutor
 import crawlbench_protocol as p
 
 job = None
-session = None
 
 
 def init(the_job):
-    global job, session
+    global job
     job = the_job
     job.install_resolve()
-    session = None if job.fresh else p.requests_session(job)
 
 
 def fetch(id_, url):
-    return p.fetch_requests(job, session, id_, url)
+    return p.fetch_requests_in_thread(job, id_, url)
 
 
 if __name__ == "__main__":
