@@ -12,31 +12,19 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import crawlbench_protocol as p
 
-job = None
-
-
-def init(the_job):
-    global job
-    job = the_job
-    job.install_resolve()
-
-
-def fetch(id_, url):
-    return p.fetch_requests_in_thread(job, id_, url)
-
 
 async def main(kind):
     reader, the_job = await p.open_stdin()
     loop = asyncio.get_running_loop()
     if kind == "threads":
-        init(the_job)
+        p.init_worker(the_job)
         pool = ThreadPoolExecutor(max_workers=the_job.concurrency)
     else:
-        pool = ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=init,
+        pool = ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=p.init_worker,
                                    initargs=(the_job,))
     with pool:
         await p.serve_attempts(
-            reader, lambda id_, url: loop.run_in_executor(pool, fetch, id_, url)
+            reader, lambda id_, url: loop.run_in_executor(pool, p.fetch_in_worker, id_, url)
         )
 
 

@@ -241,6 +241,23 @@ def fetch_requests_in_thread(job, id_, url):
     return fetch_requests(job, session, id_, url)
 
 
+_worker_job = None
+
+
+def init_worker(job):
+    """A pool worker's initializer (a process pool's `initializer`, or called once for threads):
+    the job for `fetch_in_worker`, and its resolve map installed in this process."""
+    global _worker_job
+    _worker_job = job
+    job.install_resolve()
+
+
+def fetch_in_worker(id_, url):
+    """One attempt in a pool worker set up by `init_worker` (a plain function, so a process pool
+    can pickle it by name)."""
+    return fetch_requests_in_thread(_worker_job, id_, url)
+
+
 def fetch_requests(job, session, id_, url):
     """One attempt with requests: `requests.get` (a new connection) when `session` is None."""
     import requests

@@ -9,23 +9,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import crawlbench_protocol as p
 
-job = None
-
-
-def init(the_job):
-    global job
-    job = the_job
-    job.install_resolve()
-
-
-def fetch(id_, url):
-    return p.fetch_requests_in_thread(job, id_, url)
-
 
 if __name__ == "__main__":
     p.hello(p.python_runtime("ProcessPoolExecutor"), p.versions("requests", "urllib3"))
     the_job = p.read_job()
-    with ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=init,
+    with ProcessPoolExecutor(max_workers=the_job.concurrency, initializer=p.init_worker,
                              initargs=(the_job,)) as pool:
         for id_, url in p.gets():
-            pool.submit(fetch, id_, url).add_done_callback(lambda f: p.emit(f.result()))
+            pool.submit(p.fetch_in_worker, id_, url).add_done_callback(
+                lambda f: p.emit(f.result())
+            )
