@@ -15,11 +15,9 @@ use base64::Engine as _;
 use crawlbench_core::{AsyncHttp, CrawlJob, HttpVersion, ResolveMap};
 use crawlbench_external::protocol::{FromProgram, JobMessage, PROTOCOL_VERSION, ToProgram};
 use crawlbench_tokio_reqwest::ReqwestClient;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    sync::mpsc,
-    task::JoinSet,
-};
+use std::io::Write as _;
+
+use tokio::{io::unix::AsyncFd, sync::mpsc, task::JoinSet};
 use url::Url;
 
 /// Runs the program on this process's stdin and stdout; the exit code.
@@ -51,9 +49,11 @@ fn line(message: &FromProgram) -> Vec<u8> {
 
 async fn serve() -> Result<(), String> {
     let (out, mut queued) = mpsc::unbounded_channel::<Vec<u8>>();
-    // One writer: a burst of replies goes out in one write.
+    // One writer: a burst of replies goes out in one write. A plain blocking write on the
+    // runtime's thread, not tokio's `stdout` (which hands every write to its blocking pool, a
+    // thread hop per batch): a pipe takes 64 KiB without blocking and the harness drains it.
     let writer = tokio::spawn(async move {
-        let mut stdout = tokio::io::stdout();
+        let mut stdout = std::io::stdout();
         let mut batch = Vec::with_capacity(64 * 1024);
         while let Some(first) = queued.recv().await {
             batch.clear();
@@ -61,8 +61,8 @@ async fn serve() -> Result<(), String> {
             while let Ok(more) = queued.try_recv() {
                 batch.extend_from_slice(&more);
             }
-            stdout.write_all(&batch).await?;
-            stdout.flush().await?;
+            stdout.write_all(&batch)?;
+            stdout.flush()?;
         }
         Ok::<(), std::io::Error>(())
     });
@@ -72,7 +72,7 @@ async fn serve() -> Result<(), String> {
         client: Some("reqwest 0.13".into()),
     }))
     .map_err(|e| e.to_string())?;
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut lines = StdinLines::new().map_err(|e| format!("cannot read stdin: {e}"))?;
     let first = lines
         .next_line()
         .await
@@ -152,4 +152,66 @@ fn to_crawl_job(m: JobMessage) -> Result<CrawlJob, String> {
         job = job.trust_ca_pem(pem);
     }
     job.build().map_err(|e| e.to_string())
+}
+
+/// Stdin's lines, read on the runtime's own thread: the pipe is made non-blocking and polled by
+/// tokio's reactor. (`tokio::io::stdin` hands every read to its blocking pool — a thread hop per
+/// read, which at tens of thousands of attempts a second is most of what this program would
+/// cost beyond its client.)
+struct StdinLines {
+    fd: AsyncFd<std::fs::File>,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl StdinLines {
+    fn new() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: dup and fcntl on stdin, which this process owns for its whole life; the
+        // duplicate is owned by the File from here on.
+        let file = unsafe {
+            let fd = libc::dup(0);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            std::fs::File::from_raw_fd(fd)
+        };
+        // SAFETY: the File owns the descriptor and keeps it open, unchanged, as long as the
+        // AsyncFd holds it.
+        let fd = unsafe { AsyncFd::register_with_interest(file, tokio::io::Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        Ok(Self {
+            fd,
+            buf: Vec::with_capacity(64 * 1024),
+            start: 0,
+        })
+    }
+
+    /// The next line without its newline, or `None` at the end of input.
+    async fn next_line(&mut self) -> std::io::Result<Option<String>> {
+        use std::io::Read as _;
+        loop {
+            if let Some(end) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
+                let line = &self.buf[self.start..self.start + end];
+                let line = String::from_utf8(line.to_vec())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                self.start += end + 1;
+                return Ok(Some(line));
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+            let mut guard = self.fd.readable().await?;
+            let mut chunk = [0u8; 64 * 1024];
+            match guard.try_io(|fd| fd.get_ref().read(&mut chunk)) {
+                Ok(Ok(0)) => return Ok(None),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
 }
