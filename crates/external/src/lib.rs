@@ -21,10 +21,7 @@ mod session;
 use std::path::Path;
 
 pub use crawlbench_core::Backend;
-use crawlbench_core::{
-    BackendError, BackendInfo, CrawlJob, CrawlReport, driver::drive, fetch::fetch_async,
-    report::measure,
-};
+use crawlbench_core::{BackendError, BackendInfo, CrawlJob, CrawlReport, report::measure};
 pub use manifest::Manifest;
 
 /// A backend whose requests are made by an external program.
@@ -123,15 +120,11 @@ impl Backend for ExternalBackend {
         crawlbench_core::resources::raise_fd_limit();
         let mut announced = (None, None);
         let mut report = measure(info.clone(), job, || {
-            let session = session::Session::start(command, job).map_err(|why| {
+            let session = session::Session::start(command).map_err(|why| {
                 info.setup_error(format!("the external program did not start: {why}"))
             })?;
             announced = session.announced.clone();
-            let client = session.client();
-            let mut driven =
-                futures_executor::block_on(drive(job, |url| fetch_async(&client, job, url)));
-            drop(client);
-            let finished = session.finish();
+            let (mut driven, finished) = session.run(job);
             driven.failure = finished.failure;
             driven.worker_peaks = finished.peaks;
             driven
