@@ -265,12 +265,14 @@ impl Session {
             self.shared.lock().finishing = true;
             driven
         };
-        let driven = match future::select(std::pin::pin!(crawl), io.as_mut()).await {
-            future::Either::Left((driven, _)) => driven,
-            future::Either::Right(_) => unreachable!("the reader and writer outlive the loop"),
+        // The pipes may close first: a program that crashed ends both the reader (EOF) and the
+        // writer (EPIPE), and the loop then settles what it held as lost.
+        let (driven, io_open) = match future::select(std::pin::pin!(crawl), io.as_mut()).await {
+            future::Either::Left((driven, _)) => (driven, true),
+            future::Either::Right((_, crawl)) => (crawl.await, false),
         };
         let grace = std::pin::pin!(Timer::after(EXIT_GRACE));
-        if let future::Either::Right(_) = future::select(io, grace).await {
+        if io_open && let future::Either::Right(_) = future::select(io, grace).await {
             self.shared.fail(format!(
                 "it did not close its output within {EXIT_GRACE:?} of its input closing; \
                  killed it"

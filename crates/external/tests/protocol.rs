@@ -33,11 +33,15 @@ fn backend(mode: &str) -> ExternalBackend {
 
 /// Ten URLs (never fetched: the fake answers without a network), one in flight at a time.
 fn job(timeout: Duration) -> CrawlJob {
+    job_with(timeout, 1)
+}
+
+fn job_with(timeout: Duration, concurrency: usize) -> CrawlJob {
     let urls = (0..10)
         .map(|i| Url::parse(&format!("http://127.0.0.1:9/{i}")).unwrap())
         .collect();
     CrawlJob::list(urls)
-        .concurrency(1)
+        .concurrency(concurrency)
         .timeout(timeout)
         .build()
         .unwrap()
@@ -110,6 +114,15 @@ fn a_crash_fails_the_run_with_its_status_and_stderr() {
         &report,
         &["closed its output", "exit status: 3", "crashing on purpose"],
     );
+}
+
+#[test]
+fn a_crash_with_attempts_in_flight_settles_them_all() {
+    // All ten attempts go out at once; the program answers three and dies holding seven.
+    let report = backend("crash")
+        .run(&job_with(Duration::from_secs(5), 10))
+        .unwrap();
+    assert_failed_keeping_three(&report, &["closed its output", "holding 7 attempts"]);
 }
 
 #[test]
