@@ -641,3 +641,40 @@ pub fn describe(job: &CrawlJob, site: &SiteSpec) -> String {
         site.network
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_backends_run_only_where_admitted_and_the_reference_everywhere() {
+        let entrants = |name: &str| workload(name, Profile::Quick).unwrap().entrants;
+        for name in NAMES {
+            let e = entrants(name);
+            assert!(e.admits("tokio-reqwest", false, "tokio-reqwest"), "{name}");
+            let runs_python = e.admits("py-aiohttp", true, "tokio-reqwest");
+            let expected = matches!(name, "seed-curve" | "latency-list" | "throughput" | "crawl");
+            assert_eq!(runs_python, expected, "{name}");
+        }
+        // The curve is the original's stacks: a built-in backend outside them sits it out, the
+        // reference does not.
+        let curve = entrants("seed-curve");
+        assert!(!curve.admits("smol-hyper", false, "tokio-reqwest"));
+        assert!(curve.admits("threadpool-ureq", false, "tokio-reqwest"));
+        assert!(curve.admits("smol-hyper", false, "smol-hyper"));
+        assert!(!entrants("tls").admits("ext-tokio-st-reqwest", true, "tokio-reqwest"));
+        assert!(entrants("tls").admits("smol-hyper", false, "tokio-reqwest"));
+    }
+
+    #[test]
+    fn the_seed_curve_steps_n_by_six_up_to_114() {
+        let full = workload("seed-curve", Profile::Full).unwrap();
+        let ns: Vec<String> = full.cells.iter().map(|c| c.parameter.clone()).collect();
+        let expected: Vec<String> = (1..=19).map(|i| (6 * i).to_string()).collect();
+        assert_eq!(ns, expected);
+        assert_eq!(full.rounds(11), 3);
+        let quick = workload("seed-curve", Profile::Quick).unwrap();
+        let ns: Vec<&str> = quick.cells.iter().map(|c| c.parameter.as_str()).collect();
+        assert_eq!(ns, ["6", "60", "114"]);
+    }
+}
