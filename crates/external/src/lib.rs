@@ -120,9 +120,7 @@ impl Backend for ExternalBackend {
         crawlbench_core::resources::raise_fd_limit();
         let mut announced = (None, None);
         let mut report = measure(info.clone(), job, || {
-            let session = session::Session::start(command).map_err(|why| {
-                info.setup_error(format!("the external program did not start: {why}"))
-            })?;
+            let session = session::Session::start(command).map_err(|why| info.setup_error(why))?;
             announced = session.announced.clone();
             let (mut driven, finished) = session.run(job);
             driven.failure = finished.failure;
