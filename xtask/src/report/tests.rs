@@ -628,8 +628,8 @@ fn the_original_experiment_redrawn_shows_its_chart_table_and_verdicts_that_hold(
         "{b}"
     );
     assert!(
-        b.contains(", ×12.0 [12.0–12.0] and ×15.0 [15.0–15.0]; `py-requests-threads` ")
-            && b.contains(", ×16.0 [16.0–16.0] and ×20.0 [20.0–20.0]."),
+        b.contains(", ×12.0 [12.0–12.0] and ×15.0 [15.0–15.0]; `py-aiomultiprocess` ")
+            && b.contains(", ×14.0 [14.0–14.0] and ×17.5 [17.5–17.5]."),
         "{b}"
     );
     let c = verdict(s, 3);

@@ -331,7 +331,7 @@ fn gil_bound_cpu(view: &View<'_>) -> String {
         return format!("{claim} {}", missing(&decisive));
     };
     let (verdict, bound) = against(&share, &CPU_CEILING);
-    let python: Vec<String> = [PY_AIOHTTP, PY_REQUESTS_THREADS]
+    let python: Vec<String> = [PY_AIOHTTP, PY_AIOMULTIPROCESS]
         .iter()
         .map(|py| match cpu(py) {
             Some(c) => format!(
