@@ -7,6 +7,7 @@
 
 use std::{
     path::PathBuf,
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -15,7 +16,13 @@ use crawlbench_external::{ExternalBackend, Manifest};
 use url::Url;
 
 fn backend(mode: &str) -> ExternalBackend {
-    let dir = std::env::temp_dir().join(format!("crawlbench-fake-{}-{mode}", std::process::id()));
+    // A directory per call: tests run in parallel, and two may use the same mode.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "crawlbench-fake-{}-{mode}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let program = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/programs/fake.py");
     let manifest = serde_json::json!({
