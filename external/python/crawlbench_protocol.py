@@ -135,13 +135,11 @@ async def serve_attempts(reader, attempt):
 def gets():
     """The `get` lines, as (id, url), until the harness closes stdin."""
     for line in sys.stdin.buffer:
-        msg = json.loads(line)
-        if msg.get("type") != "get":
-            raise SystemExit(f"expected a get line, got {msg!r}")
-        yield msg["id"], msg["url"]
+        yield parse_get(line)
 
 
 def parse_get(line):
+    """One `get` line as (id, url); anything else ends the program, saying what it got."""
     msg = json.loads(line)
     if msg.get("type") != "get":
         raise SystemExit(f"expected a get line, got {msg!r}")
