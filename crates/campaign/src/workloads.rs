@@ -110,15 +110,21 @@ pub enum Entrants {
     BuiltInAnd(&'static [&'static str]),
 }
 
+/// Backends that run only in a workload that names them (`Entrants::Only`): `distributed-redis`
+/// measures a layout of hosts (where Redis and each worker run), which a workload must state;
+/// on one host with a private Redis it would be a row whose setup no other row shares.
+pub const NAMED_ONLY: [&str; 1] = ["distributed-redis"];
+
 impl Entrants {
     /// Whether `backend` (external or not) runs here; `reference` always does.
     pub fn admits(self, backend: &str, external: bool, reference: &str) -> bool {
+        let named_only = NAMED_ONLY.contains(&backend);
         backend == reference
             || match self {
-                Self::All => true,
-                Self::BuiltIn => !external,
+                Self::All => !named_only,
+                Self::BuiltIn => !external && !named_only,
                 Self::Only(names) => names.contains(&backend),
-                Self::BuiltInAnd(names) => !external || names.contains(&backend),
+                Self::BuiltInAnd(names) => (!external && !named_only) || names.contains(&backend),
             }
     }
 }
@@ -662,6 +668,10 @@ mod tests {
         for name in NAMES {
             let e = entrants(name);
             assert!(e.admits("tokio-reqwest", false, "tokio-reqwest"), "{name}");
+            assert!(
+                !e.admits("distributed-redis", false, "tokio-reqwest"),
+                "{name}: a host layout is a workload's to state"
+            );
             let runs_python = e.admits("py-aiohttp", true, "tokio-reqwest");
             let expected = matches!(name, "seed-curve" | "latency-list" | "throughput" | "crawl");
             assert_eq!(runs_python, expected, "{name}");

@@ -237,6 +237,19 @@ struct RunArgs {
     /// killed and its URLs given to another (100ms to 1h).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     worker_watchdog: Duration,
+    /// distributed-redis: the Redis holding the frontier, redis://[:PASSWORD@]HOST:PORT/DB
+    /// (default: a private redis-server on 127.0.0.1 for the run). Workers started anywhere
+    /// with `crawlbench worker --redis URL` join the run; the password is never printed.
+    #[arg(long, value_name = "URL", value_parser = parse_redis)]
+    redis: Option<crawlbench_distributed_redis::RedisTarget>,
+    /// distributed-redis: worker processes to start on this host (default: --processes, else
+    /// one per core; 0 to rely on workers started elsewhere).
+    #[arg(long, value_name = "N")]
+    local_workers: Option<usize>,
+    /// distributed-redis: workers started elsewhere (`crawlbench worker --redis URL`) this run
+    /// expects besides the local ones; the concurrency is split evenly over all workers.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    remote_workers: usize,
     /// Origin processes sharing the port through SO_REUSEPORT (default: enough that each holds
     /// at most about 15,000 connections of --concurrency; a multi-host site uses one).
     #[arg(long, value_name = "P")]
@@ -415,8 +428,27 @@ fn serve(args: ServeArgs) -> Result<()> {
     }
 }
 
+fn parse_redis(s: &str) -> Result<crawlbench_distributed_redis::RedisTarget, String> {
+    crawlbench_distributed_redis::RedisTarget::parse(s)
+}
+
 fn run(args: RunArgs) -> Result<i32> {
-    let backend = crate::backend(&args.backend).map_err(|e| anyhow!(e))?;
+    let backend: Box<dyn crawlbench_core::Backend> =
+        if args.redis.is_some() || args.local_workers.is_some() || args.remote_workers > 0 {
+            if args.backend != "distributed-redis" {
+                bail!(
+                    "--redis, --local-workers and --remote-workers apply to --backend \
+                     distributed-redis only (got {:?})",
+                    args.backend
+                );
+            }
+            Box::new(
+                crate::distributed_redis(args.redis.clone(), args.local_workers)
+                    .with_remote_workers(args.remote_workers),
+            )
+        } else {
+            crate::backend(&args.backend).map_err(|e| anyhow!(e))?
+        };
     if let Some(path) = &args.json {
         check_writable(path)?;
     }

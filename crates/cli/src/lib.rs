@@ -72,6 +72,23 @@ fn worker_command() -> WorkerCommand {
     WorkerCommand::current_exe_with(Role::Worker.to_args())
 }
 
+/// `distributed-redis` with its local workers started as this executable's `worker` role: a
+/// private Redis per run unless `redis` names one, and the job's (or one per core) local
+/// workers unless `local_workers` says how many (0: only workers started elsewhere).
+pub fn distributed_redis(
+    redis: Option<crawlbench_distributed_redis::RedisTarget>,
+    local_workers: Option<usize>,
+) -> crawlbench_distributed_redis::DistributedRedis {
+    let mut backend = crawlbench_distributed_redis::DistributedRedis::new(worker_command());
+    if let Some(redis) = redis {
+        backend = backend.with_redis(redis);
+    }
+    if let Some(n) = local_workers {
+        backend = backend.with_local_workers(n);
+    }
+    backend
+}
+
 /// Every registered backend, in the order listings and reports show them: the built-in ones,
 /// then one per external-backend manifest (`external/*.json`, or `CRAWLBENCH_EXTERNAL_DIR`).
 pub fn backends() -> Vec<Box<dyn Backend>> {
@@ -99,6 +116,7 @@ fn builtin_backends() -> Vec<Box<dyn Backend>> {
         Box::new(MultiProcess::asynchronous(worker_command())),
         Box::new(MultiProcess::asynchronous_smol(worker_command())),
         Box::new(MultiProcess::blocking(worker_command())),
+        Box::new(distributed_redis(None, None)),
         // new-backend: registry line above (kept by `cargo xtask new-backend`)
     ]
 }

@@ -19,6 +19,9 @@ pub enum Role {
     ServeOrigin(ServeOrigin),
     /// `worker`: a multi-process backend's worker, speaking its framed protocol on stdio.
     Worker,
+    /// `worker --redis URL …`: a `distributed-redis` worker, on this host or any other, pulling
+    /// URLs from the Redis frontier (the one child role a user starts by hand).
+    RedisWorker(crawlbench_distributed_redis::WorkerArgs),
     /// `external-example`: the example external backend in Rust (tokio + reqwest speaking
     /// PROTOCOL.md on stdio), started through its manifest like any external program.
     ExternalExample,
@@ -55,7 +58,12 @@ impl Role {
             .collect();
         match first.to_str()? {
             RUN_ONE => Some(no_arguments(RUN_ONE, &rest).map(|()| Self::RunOne)),
-            WORKER => Some(no_arguments(WORKER, &rest).map(|()| Self::Worker)),
+            WORKER if rest.is_empty() => Some(Ok(Self::Worker)),
+            WORKER => Some(
+                crawlbench_distributed_redis::WorkerArgs::parse(&rest)
+                    .map(Self::RedisWorker)
+                    .map_err(|e| format!("{WORKER}: {e}")),
+            ),
             EXTERNAL_EXAMPLE => {
                 Some(no_arguments(EXTERNAL_EXAMPLE, &rest).map(|()| Self::ExternalExample))
             }
@@ -69,6 +77,9 @@ impl Role {
         match self {
             Self::RunOne => vec![RUN_ONE.into()],
             Self::Worker => vec![WORKER.into()],
+            Self::RedisWorker(args) => std::iter::once(WORKER.into())
+                .chain(args.to_args())
+                .collect(),
             Self::ExternalExample => vec![EXTERNAL_EXAMPLE.into()],
             Self::ServeOrigin(o) => {
                 let mut args = vec![SERVE_ORIGIN.into(), o.spec_json.clone()];
@@ -91,6 +102,7 @@ impl Role {
                 crate::backend(name)?.run(job).map_err(|e| e.to_string())
             }),
             Self::Worker => crawlbench_multiprocess::worker_main(),
+            Self::RedisWorker(args) => crawlbench_distributed_redis::worker_main(args),
             Self::ExternalExample => crawlbench_external_example::main(),
             Self::ServeOrigin(o) => o.serve(),
         }
@@ -200,6 +212,18 @@ mod tests {
         let roles = [
             Role::RunOne,
             Role::Worker,
+            Role::RedisWorker(
+                crawlbench_distributed_redis::WorkerArgs::parse(&[
+                    "--redis".into(),
+                    "redis://:pw@198.18.0.11:6390/3".into(),
+                    "--slots".into(),
+                    "5".into(),
+                    "--run".into(),
+                    "ab".into(),
+                    "--exit-with-stdin".into(),
+                ])
+                .expect("valid worker arguments"),
+            ),
             Role::ServeOrigin(ServeOrigin {
                 spec_json: "{}".into(),
                 threads: None,
@@ -236,6 +260,10 @@ mod tests {
                 "2",
             ],
             &["worker", "extra"],
+            &["worker", "--stack", "tokio-reqwest"],
+            &["worker", "--redis", "http://x/"],
+            &["worker", "--redis", "redis://127.0.0.1/", "--stack", "curl"],
+            &["worker", "--redis", "redis://127.0.0.1/", "--slots", "0"],
         ] {
             let e = parse(bad).expect("a role").unwrap_err();
             assert!(

@@ -1,0 +1,151 @@
+//! The Lua scripts that make each step of the shared frontier atomic in Redis.
+//!
+//! Exactly-once rests on three facts, each one script so no crash can fall between its steps:
+//! - **join** gives a worker an id, a lease and a place in the run's worker set together;
+//! - **take** moves entries from the queue (and the worker's landing list) into the worker's
+//!   `held` hash, only while the worker is still a member of a running run;
+//! - **complete** accepts an outcome only if the worker still holds that URL (`HDEL` = 1) and
+//!   pushes it for the coordinator in the same step — so an outcome from a worker whose lease
+//!   was lost is refused (counted as stale) and every URL has exactly one outcome;
+//! - **reap** (the coordinator's, every fifth of a lease) returns everything a worker whose lease
+//!   expired held or had landed to the front of the queue and removes it from the worker set;
+//!   a reaped worker's next heartbeat or take tells it it was evicted.
+//!
+//! Per-worker keys are built inside the scripts from the run's prefix: fine on one Redis; a
+//! Redis Cluster would put a run's keys in one hash slot (`{id}` in the prefix) or shard the
+//! frontier by host (ARCHITECTURE.md).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// `KEYS`: state, next_worker, workers. `ARGV`: prefix, lease ms. Returns the worker id, or nil
+/// when the run is not running.
+pub(crate) static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= 'running' then return false end
+local w = redis.call('INCR', KEYS[2])
+redis.call('SET', ARGV[1] .. 'lease:' .. w, '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[3], w)
+return w
+",
+    )
+});
+
+/// `KEYS`: workers, lease. `ARGV`: worker id, lease ms. Renews the lease; 0 when the worker was
+/// evicted (reaped), 1 otherwise.
+pub(crate) static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 1
+",
+    )
+});
+
+/// `KEYS`: state, workers, queue, landing, held. `ARGV`: worker id, how many more entries it may
+/// take. Moves whatever landed plus up to that many queued entries into `held` and returns them
+/// (`"{id} {url}"` each); nil when the run is over or the worker was evicted.
+pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= 'running' then return false end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
+local out = {}
+local function hold(e)
+  local sp = string.find(e, ' ', 1, true)
+  redis.call('HSET', KEYS[5], string.sub(e, 1, sp - 1), string.sub(e, sp + 1))
+  out[#out + 1] = e
+end
+while true do
+  local e = redis.call('LPOP', KEYS[4])
+  if not e then break end
+  hold(e)
+end
+local n = tonumber(ARGV[2]) - #out
+if n > 0 then
+  local es = redis.call('LPOP', KEYS[3], n)
+  if es then for _, e in ipairs(es) do hold(e) end end
+end
+return out
+",
+    )
+});
+
+/// `KEYS`: state, held, results, stale. `ARGV`: URL id, outcome JSON. Returns 1 when accepted,
+/// 0 when the worker no longer held the URL (counted in `stale`), -1 when the run is over.
+pub(crate) static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= 'running' then return -1 end
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then
+  redis.call('INCR', KEYS[4])
+  return 0
+end
+redis.call('RPUSH', KEYS[3], ARGV[1] .. '\n' .. ARGV[2])
+return 1
+",
+    )
+});
+
+/// `KEYS`: workers, queue. `ARGV`: prefix. Reaps every worker whose lease key is gone: its held
+/// and landed entries go to the front of the queue. Returns `{entries requeued, workers reaped,
+/// workers left}`.
+pub(crate) static REAP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local p = ARGV[1]
+local moved, reaped = 0, 0
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', p .. 'lease:' .. w) == 0 then
+    local held = redis.call('HGETALL', p .. 'held:' .. w)
+    for i = 1, #held, 2 do
+      redis.call('LPUSH', KEYS[2], held[i] .. ' ' .. held[i + 1])
+      moved = moved + 1
+    end
+    redis.call('DEL', p .. 'held:' .. w)
+    while redis.call('LMOVE', p .. 'landing:' .. w, KEYS[2], 'RIGHT', 'LEFT') do
+      moved = moved + 1
+    end
+    redis.call('SREM', KEYS[1], w)
+    reaped = reaped + 1
+  end
+end
+return {moved, reaped, redis.call('SCARD', KEYS[1])}
+",
+    )
+});
+
+/// A queue entry: `"{id} {url}"` (a URL has no space, so the first space splits it).
+pub(crate) fn entry(id: u64, url: &str) -> String {
+    format!("{id} {url}")
+}
+
+/// Splits an entry into its id and URL.
+pub(crate) fn parse_entry(entry: &str) -> Option<(u64, &str)> {
+    let (id, url) = entry.split_once(' ')?;
+    Some((id.parse().ok()?, url))
+}
+
+/// A completion record as [`COMPLETE`] pushes it: `"{id}\n{outcome JSON}"`.
+pub(crate) fn parse_record(record: &str) -> Option<(u64, &str)> {
+    let (id, json) = record.split_once('\n')?;
+    Some((id.parse().ok()?, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_records_round_trip() {
+        let e = entry(42, "http://127.0.0.1:8/a?b=c");
+        assert_eq!(parse_entry(&e), Some((42, "http://127.0.0.1:8/a?b=c")));
+        assert_eq!(parse_entry("x http://a/"), None);
+        assert_eq!(parse_record("7\n{\"a\":1}"), Some((7, "{\"a\":1}")));
+        assert_eq!(parse_record("x\n{}"), None);
+        assert_eq!(parse_record("7"), None);
+    }
+}
