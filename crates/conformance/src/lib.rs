@@ -17,6 +17,7 @@
 //! The individual checks are public so a backend can also call them directly; their signatures
 //! are not a stable API.
 
+pub mod lost_worker;
 mod resolve;
 
 use std::time::{Duration, Instant};

@@ -15,6 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crawlbench_conformance::lost_worker::{
+    assert_outcomes_verified as assert_verified, extra, wait_until,
+};
 use crawlbench_core::{Backend, BackendError, CrawlJob, CrawlReport};
 use crawlbench_multiprocess::{FAULT_ENV, MultiProcess, PROTOCOL_VERSION, WorkerCommand};
 use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec};
@@ -119,41 +122,6 @@ fn slow_site() -> SiteSpec {
         latency: "100ms".parse().expect("valid"),
         ..Default::default()
     }
-}
-
-/// Verifies the outcomes against the ground truth (every URL once, each result right).
-fn assert_verified(origin: &RunningOrigin, job: &CrawlJob, report: &CrawlReport) {
-    let verification = origin
-        .site()
-        .ground_truth(job)
-        .verify(job, &report.outcomes);
-    assert!(
-        verification.verified,
-        "verification failed ({} differences, mode {}):\n  {}",
-        verification.total_differences,
-        verification.mode,
-        verification.differences.join("\n  ")
-    );
-    assert_eq!(report.urls, report.outcomes.len());
-}
-
-fn extra(report: &CrawlReport, key: &str) -> f64 {
-    *report
-        .extra
-        .get(key)
-        .unwrap_or_else(|| panic!("no {key} in {:?}", report.extra))
-}
-
-/// Polls (bounded) until `cond` holds; false on timeout.
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    false
 }
 
 /// SIGKILLs one worker in the middle of a slow crawl; the run must still verify.
