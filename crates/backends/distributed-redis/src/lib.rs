@@ -108,6 +108,13 @@ impl DistributedRedis {
         }
     }
 
+    /// Starts local workers with this fetch stack (default: tokio + reqwest; `Stack::Null` for
+    /// the store's own ceiling — such runs never verify). Workers started elsewhere choose
+    /// their own (`--stack`).
+    pub fn with_stack(self, stack: Stack) -> Self {
+        Self { stack, ..self }
+    }
+
     /// How long a run may have no worker while URLs wait before it fails.
     pub fn with_join_timeout(self, timeout: Duration) -> Self {
         Self {

@@ -1,5 +1,5 @@
-//! The worker: `crawlbench worker --redis redis://HOST:PORT/N [--stack tokio-reqwest]`, on any
-//! machine that reaches the Redis and the origin.
+//! The worker: `crawlbench worker --redis redis://HOST:PORT/N [--stack tokio-reqwest|null]`, on
+//! any machine that reaches the Redis and the origin (`null` fetches nothing: see [`Stack`]).
 //!
 //! A worker waits for a run (the coordinator announces it on a pub/sub channel and names it in
 //! a key with an expiry), builds the run's client from the job's limits in Redis, joins the run
@@ -19,7 +19,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use crawlbench_core::{CrawlJob, FetchOutcome, HttpVersion, resources};
+use crawlbench_core::{CrawlJob, FetchOutcome, HttpVersion, Outcome, resources};
 use crawlbench_tokio_reqwest::{ReqwestClient, spawn_fetch};
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use redis::{AsyncCommands, RedisResult, aio::MultiplexedConnection};
@@ -40,16 +40,21 @@ pub enum Stack {
     /// tokio's current-thread runtime with reqwest: one event loop per worker process, as in
     /// `multiprocess-async`.
     TokioReqwest,
+    /// No fetch at all: each URL is answered at once with a fixed `200` outcome (no body, no
+    /// links) without any network IO — for measuring the store's own ceiling (URLs per second
+    /// through Redis). Its runs never verify.
+    Null,
 }
 
 impl Stack {
     /// Every stack, as `--stack` accepts them.
-    pub const ALL: [Stack; 1] = [Stack::TokioReqwest];
+    pub const ALL: [Stack; 2] = [Stack::TokioReqwest, Stack::Null];
 
     /// The `--stack` name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TokioReqwest => "tokio-reqwest",
+            Self::Null => "null",
         }
     }
 
@@ -82,7 +87,7 @@ pub struct WorkerArgs {
 
 /// What `worker` accepts, for error messages.
 pub const USAGE: &str = "usage: crawlbench worker --redis redis://[:PASSWORD@]HOST:PORT/DB \
-     [--stack tokio-reqwest] [--slots N] [--run ID] [--exit-with-stdin]";
+     [--stack tokio-reqwest|null] [--slots N] [--run ID] [--exit-with-stdin]";
 
 impl WorkerArgs {
     /// Parses the arguments after `worker`.
@@ -261,12 +266,15 @@ async fn serve_run(
         .unwrap_or_else(|| resources::connection_budget().unwrap_or(19_000))
         .min(share.unwrap_or(job.concurrency()))
         .max(1);
-    let client = match ReqwestClient::new(&job, HttpVersion::Http1, slots) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("crawlbench worker: run {run}: cannot build the client ({e}); skipping");
-            return Ok(RunEnd::Over);
-        }
+    let client = match args.stack {
+        Stack::Null => None,
+        Stack::TokioReqwest => match ReqwestClient::new(&job, HttpVersion::Http1, slots) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                eprintln!("crawlbench worker: run {run}: cannot build the client ({e}); skipping");
+                return Ok(RunEnd::Over);
+            }
+        },
     };
     let lease_ms = job.worker_watchdog().as_millis().max(1) as u64;
     let joined: Option<u64> = JOIN
@@ -312,8 +320,16 @@ async fn serve_run(
                     continue;
                 };
                 let Ok(url) = Url::parse(url) else { continue };
-                let fetch = spawn_fetch(&client, &job, url);
-                fetching.push(Box::pin(async move { (id, fetch.await) }));
+                match &client {
+                    Some(client) => {
+                        let fetch = spawn_fetch(client, &job, url);
+                        fetching.push(Box::pin(async move { (id, fetch.await) }));
+                    }
+                    None => {
+                        let outcome = null_outcome(url);
+                        fetching.push(Box::pin(async move { (id, outcome) }));
+                    }
+                }
             }
         }
         if waiting.is_none() && !take && fetching.len() < slots {
@@ -398,4 +414,56 @@ fn complete(
         .arg(id)
         .arg(record);
     Box::pin(async move { invocation.invoke_async(&mut conn).await })
+}
+
+/// The `null` stack's answer to every URL: a `200` with no body, no links, one attempt, no
+/// request made.
+fn null_outcome(url: Url) -> FetchOutcome {
+    FetchOutcome {
+        final_url: url.clone(),
+        url,
+        outcome: Outcome::Status(200),
+        error_detail: None,
+        attempts: 1,
+        bytes: 0,
+        html: false,
+        digest: None,
+        links: Vec::new(),
+        links_partial: false,
+        robots_txt: None,
+        latency_us: 0,
+        service_us: 0,
+        extract_ns: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_null_stack_is_accepted_and_written_back() {
+        let args: Vec<String> = ["--redis", "redis://127.0.0.1/", "--stack", "null"]
+            .map(String::from)
+            .into();
+        let parsed = WorkerArgs::parse(&args).expect("valid arguments");
+        assert_eq!(parsed.stack, Stack::Null);
+        assert_eq!(WorkerArgs::parse(&parsed.to_args()), Ok(parsed));
+        let default = WorkerArgs::parse(&args[..2]).expect("valid arguments");
+        assert_eq!(
+            default.stack,
+            Stack::TokioReqwest,
+            "tokio-reqwest stays the default"
+        );
+    }
+
+    #[test]
+    fn a_null_outcome_is_a_200_without_a_body() {
+        let url: Url = "http://127.0.0.1:9/x".parse().expect("a URL");
+        let outcome = null_outcome(url.clone());
+        assert_eq!(outcome.outcome, Outcome::Status(200));
+        assert_eq!((outcome.url, outcome.final_url), (url.clone(), url));
+        assert_eq!((outcome.bytes, outcome.digest), (0, None));
+        assert!(outcome.links.is_empty());
+    }
 }

@@ -1,7 +1,8 @@
 //! `distributed-redis` across hosts: Redis in one network namespace, a worker in each of two
-//! others, the origin and the coordinator in this process (see `support/mod.rs` for the
-//! layout). The shared conformance suite runs there, and so do the faults a real cluster has: a
-//! worker host killed mid-crawl, one that stalls, both without a URL lost or doubled.
+//! others, the origin and the coordinator in this process (the network is
+//! `crawlbench-testnet`'s; `support/mod.rs` shares one per test binary). The shared conformance
+//! suite runs there, and so do the faults a real cluster has: a worker host killed mid-crawl,
+//! one that stalls, both without a URL lost or doubled.
 //!
 //! Skips with the reason where namespaces cannot be made; CI sets `CRAWLBENCH_REQUIRE_NETNS=1`,
 //! so there it must run.
@@ -14,9 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crawlbench_conformance::lost_worker::{assert_outcomes_verified, extra, wait_until};
 use crawlbench_core::{Backend, CrawlJob, CrawlReport, Outcome};
 use crawlbench_origin::{OriginConfig, RunningOrigin, SiteSpec};
-use support::{OnTestNet, TestNet, kill_all_in, shared_net, shared_net_unavailable, skip};
+use support::{OnTestNet, kill_all_in, shared_net, shared_net_unavailable, skip};
 
 crawlbench_conformance::conformance_suite!(OnTestNet, skip_unless = shared_net_unavailable());
 
@@ -31,40 +33,11 @@ fn origin(spec: SiteSpec) -> RunningOrigin {
     .expect("the test origin starts")
 }
 
-/// Every URL once, each result right (not the origin's request count: a worker lost mid-run
-/// took requests the origin had already seen, and another worker sent them again).
+/// Every URL once, each result right, and no breakdown (not the origin's request count: a
+/// worker lost mid-run took requests the origin had already seen, and another sent them again).
 fn assert_verified(origin: &RunningOrigin, job: &CrawlJob, report: &CrawlReport) {
-    let verification = origin
-        .site()
-        .ground_truth(job)
-        .verify(job, &report.outcomes);
-    assert!(
-        verification.verified,
-        "verification failed ({} differences, mode {}):\n  {}",
-        verification.total_differences,
-        verification.mode,
-        verification.differences.join("\n  ")
-    );
-    assert_eq!(report.urls, report.outcomes.len());
+    assert_outcomes_verified(origin, job, report);
     assert!(report.failure.is_none(), "{:?}", report.failure);
-}
-
-fn extra(report: &CrawlReport, key: &str) -> f64 {
-    *report
-        .extra
-        .get(key)
-        .unwrap_or_else(|| panic!("no {key} in {:?}", report.extra))
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    false
 }
 
 #[test]
@@ -188,7 +161,7 @@ fn a_stalled_worker_host_loses_and_doubles_nothing() {
 #[test]
 fn a_test_network_leaves_nothing_behind() {
     let tag = {
-        let net = match TestNet::up(1) {
+        let net = match support::up(1) {
             Ok(net) => net,
             Err(why) => return skip("a_test_network_leaves_nothing_behind", &why),
         };
@@ -201,5 +174,45 @@ fn a_test_network_leaves_nothing_behind() {
     assert!(
         !String::from_utf8_lossy(&namespaces.stdout).contains(&tag),
         "{tag} still exists"
+    );
+}
+
+/// Workers on the `null` stack answer every URL with a 200 and send no request: what the bench
+/// uses to measure the frontier's own ceiling (such runs never verify: nothing was fetched).
+#[test]
+fn null_stack_workers_answer_every_url_without_a_request() {
+    let net = match support::up_null(2) {
+        Ok(net) => net,
+        Err(why) => {
+            return skip(
+                "null_stack_workers_answer_every_url_without_a_request",
+                &why,
+            );
+        }
+    };
+    let origin = origin(SiteSpec {
+        pages: 300,
+        ..Default::default()
+    });
+    let job = CrawlJob::list(origin.site().list_urls(300).expect("pages"))
+        .concurrency(32)
+        .build()
+        .expect("valid job");
+    origin.reset();
+    let report = OnTestNet::backend(&net).run(&job).expect("the run");
+    assert_eq!(report.urls, 300);
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| o.outcome == Outcome::Status(200) && o.bytes == 0),
+        "every outcome a bodiless 200"
+    );
+    assert_eq!(origin.stats().requests, 0, "no request reached the origin");
+    assert!(
+        extra(&report, "redis_commands") >= 300.0,
+        "{:?}",
+        report.extra
     );
 }
