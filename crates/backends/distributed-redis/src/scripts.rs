@@ -4,8 +4,8 @@
 //! - **join** gives a worker an id, a lease and a place in the run's worker set together;
 //! - **take** moves entries from the queue (and the worker's landing list) into the worker's
 //!   `held` hash, only while the worker is still a member of a running run;
-//! - **complete** accepts an outcome only if the worker still holds that URL (`HDEL` = 1) and
-//!   pushes it for the coordinator in the same step — so an outcome from a worker whose lease
+//! - **complete** accepts each outcome of a batch only if the worker still holds that URL
+//!   (`HDEL` = 1) and pushes it for the coordinator in the same step — so an outcome from a worker whose lease
 //!   was lost is refused (counted as stale) and every URL has exactly one outcome;
 //! - **reap** (the coordinator's, every fifth of a lease) returns everything a worker whose lease
 //!   expired held or had landed to the front of the queue and removes it from the worker set;
@@ -74,18 +74,28 @@ return out
     )
 });
 
-/// `KEYS`: state, held, results, stale. `ARGV`: URL id, outcome JSON. Returns 1 when accepted,
-/// 0 when the worker no longer held the URL (counted in `stale`), -1 when the run is over.
+/// `KEYS`: state, held, results, stale. `ARGV`: pairs of URL id and outcome JSON (the outcomes
+/// a worker finished since its last completion). Each is accepted only if the worker still
+/// held that URL (the others are counted in `stale`); returns how many were accepted, or -1
+/// when the run is over.
 pub(crate) static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('GET', KEYS[1]) ~= 'running' then return -1 end
-if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then
-  redis.call('INCR', KEYS[4])
-  return 0
+local accepted, stale = {}, 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then
+    accepted[#accepted + 1] = ARGV[i] .. '\n' .. ARGV[i + 1]
+  else
+    stale = stale + 1
+  end
 end
-redis.call('RPUSH', KEYS[3], ARGV[1] .. '\n' .. ARGV[2])
-return 1
+if stale > 0 then redis.call('INCRBY', KEYS[4], stale) end
+-- RPUSH in chunks: unpack is bounded by Lua's stack.
+for from = 1, #accepted, 1000 do
+  redis.call('RPUSH', KEYS[3], unpack(accepted, from, math.min(from + 999, #accepted)))
+end
+return #accepted
 ",
     )
 });

@@ -21,7 +21,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use crawlbench_core::{CrawlJob, FetchOutcome, HttpVersion, Outcome, resources};
 use crawlbench_tokio_reqwest::{ReqwestClient, spawn_fetch};
-use futures_util::{StreamExt, stream::FuturesUnordered};
+use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
 use redis::{AsyncCommands, RedisResult, aio::MultiplexedConnection};
 use url::Url;
 
@@ -347,8 +347,15 @@ async fn serve_run(
             }));
         }
         tokio::select! {
-            Some((id, outcome)) = fetching.next() => {
-                completing.push(complete(conn.clone(), &keys, w, id, &outcome));
+            Some(first) = fetching.next() => {
+                // Every other fetch already finished completes in the same script, and one take
+                // then refills all their slots: a script per outcome and a take per slot would
+                // triple the store's commands per URL.
+                let mut done = vec![first];
+                while let Some(Some(more)) = fetching.next().now_or_never() {
+                    done.push(more);
+                }
+                completing.push(complete(conn.clone(), &keys, w, &done));
                 take = true;
             }
             Some(done) = completing.next() => {
@@ -401,18 +408,18 @@ fn complete(
     mut conn: MultiplexedConnection,
     keys: &RunKeys,
     w: u64,
-    id: u64,
-    outcome: &FetchOutcome,
+    done: &[(u64, FetchOutcome)],
 ) -> Pending<RedisResult<i64>> {
-    let record = serde_json::to_string(outcome).expect("an outcome serializes");
     let mut invocation = COMPLETE.prepare_invoke();
     invocation
         .key(keys.state())
         .key(keys.held(w))
         .key(keys.results())
-        .key(keys.stale())
-        .arg(id)
-        .arg(record);
+        .key(keys.stale());
+    for (id, outcome) in done {
+        let record = serde_json::to_string(outcome).expect("an outcome serializes");
+        invocation.arg(id).arg(record);
+    }
     Box::pin(async move { invocation.invoke_async(&mut conn).await })
 }
 
