@@ -35,9 +35,11 @@
 //! [--publish]` (as root, with `ip` and `redis-server`). Output: `target/crawlbench/hosts/`
 //! (`hosts.json`, `hosts.md`), or `results/hosts/` with `--publish`.
 
+#[path = "hosts/render.rs"]
+mod render;
+
 use std::{
     collections::BTreeMap,
-    fmt::Write as _,
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -569,128 +571,39 @@ fn summarize(
     Value::Array(rows)
 }
 
-fn med(row: &Value, metric: &str) -> Option<(f64, f64, f64)> {
-    let s = &row["stats"][metric];
-    Some((
-        s["median"].as_f64()?,
-        s["ci95"][0].as_f64()?,
-        s["ci95"][1].as_f64()?,
-    ))
-}
-
-fn cell(v: Option<(f64, f64, f64)>, digits: usize) -> String {
-    match v {
-        Some((m, lo, hi)) => format!("{m:.digits$} [{lo:.digits$}, {hi:.digits$}]"),
-        None => "–".to_owned(),
-    }
-}
-
-fn ratio_cell(row: &Value, metric: &str) -> String {
-    let r = &row["ratio_to_reference"][metric];
-    match (
-        r["median"].as_f64(),
-        r["ci95"][0].as_f64(),
-        r["ci95"][1].as_f64(),
-    ) {
-        (Some(m), Some(lo), Some(hi)) => {
-            let mark = if lo > 1.0 || hi < 1.0 { "" } else { " (tie)" };
-            format!("{m:.2}× [{lo:.2}, {hi:.2}]{mark}")
-        }
-        _ => "1 (reference)".to_owned(),
-    }
-}
-
-fn hosts_cell(row: &Value) -> String {
-    let by_host = row["worker_cpu_us_per_url_by_host"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let parts: Vec<String> = by_host
-        .iter()
-        .map(|s| {
-            s["median"]
-                .as_f64()
-                .map_or("–".to_owned(), |m| format!("{m:.0}"))
+/// The machine and the versions measured, in one line for `hosts.md` (all of it is in
+/// `hosts.json`'s `environment`).
+fn machine_line(env: &crawlbench_stats::contract::Environment) -> String {
+    let redis = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.split_whitespace()
+                .find_map(|w| w.strip_prefix("v="))
+                .map(str::to_owned)
         })
-        .collect();
-    if parts.is_empty() {
-        "–".to_owned()
-    } else {
-        parts.join(" / ")
-    }
-}
-
-fn markdown(note: &str, args: &Args, measured: &Value, ceiling: Option<&Value>) -> String {
-    let s = &args.sizes;
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# multiprocess-async vs distributed-redis over worker hosts\n"
-    );
-    let _ = writeln!(md, "> {note}\n");
-    let _ = writeln!(
-        md,
-        "Workload: a list of {} URLs, {} B pages, {} ms each, {} in flight; rounds: {}, every \
-         layout once per round in a shuffled order (seed {}); every run verified. Medians with \
-         95 % bootstrap intervals; ratios to `{REFERENCE}` paired within rounds (tie: the \
-         interval includes 1). CPU in µs per URL: coordinator = this process; workers = per \
-         worker host from `/proc/<pid>/stat` around the run (for `{REFERENCE}`, its 2 local \
-         workers); Redis = the server's `INFO`; client = coordinator + workers + Redis.\n",
-        s.urls, s.body_bytes, s.delay_ms, s.concurrency, args.rounds, args.seed
-    );
-    let _ = writeln!(
-        md,
-        "| layout | wall ÷ ideal | ÷ {REFERENCE} | coordinator CPU | workers CPU (per host) | \
-         Redis CPU | Redis ops/URL | client CPU | ÷ {REFERENCE} | origin CPU |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
-    for row in measured.as_array().into_iter().flatten() {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} |",
-            row["layout"].as_str().unwrap_or_default(),
-            cell(med(row, "wall_over_ideal"), 2),
-            ratio_cell(row, "wall_over_ideal"),
-            cell(med(row, "coordinator_cpu_us_per_url"), 0),
-            cell(med(row, "workers_cpu_us_per_url"), 0),
-            hosts_cell(row),
-            cell(med(row, "redis_cpu_us_per_url"), 0),
-            cell(med(row, "redis_commands_per_url"), 2),
-            cell(med(row, "client_cpu_us_per_url"), 0),
-            ratio_cell(row, "client_cpu_us_per_url"),
-            cell(med(row, "origin_cpu_us_per_url"), 0),
-        );
-    }
-    if let Some(ceiling) = ceiling {
-        let _ = writeln!(
-            md,
-            "\n## The frontier's own ceiling (null fetch — not verified)\n\n{} URLs, {} in \
-             flight, workers on the `null` stack (every URL a fixed 200, no request made): URLs \
-             per second through Redis, and where the CPU went.\n",
-            s.ceiling_urls, s.ceiling_concurrency
-        );
-        let _ = writeln!(
-            md,
-            "| layout | URLs/s | coordinator CPU | workers CPU (per host) | Redis CPU | Redis \
-             ops/URL | client CPU |"
-        );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
-        for row in ceiling.as_array().into_iter().flatten() {
-            let _ = writeln!(
-                md,
-                "| {} (null) | {} | {} | {} ({}) | {} | {} | {} |",
-                row["layout"].as_str().unwrap_or_default(),
-                cell(med(row, "urls_per_sec"), 0),
-                cell(med(row, "coordinator_cpu_us_per_url"), 0),
-                cell(med(row, "workers_cpu_us_per_url"), 0),
-                hosts_cell(row),
-                cell(med(row, "redis_cpu_us_per_url"), 0),
-                cell(med(row, "redis_commands_per_url"), 2),
-                cell(med(row, "client_cpu_us_per_url"), 0),
-            );
-        }
-    }
-    md
+        .unwrap_or_else(|| "unknown".into());
+    let version = |name: &str| {
+        env.crate_versions
+            .get(name)
+            .map_or("?".to_owned(), Clone::clone)
+    };
+    format!(
+        "Machine: {}, {} cores, {:.0} GiB, {}; {} at commit `{}`, {}. Stacks: redis-server {redis}, \
+         redis-rs {}, tokio {}, reqwest {}.",
+        env.cpu_model,
+        env.cores,
+        env.memory_bytes as f64 / f64::from(1u32 << 30),
+        env.kernel,
+        env.date,
+        env.git_commit.get(..12).unwrap_or(&env.git_commit),
+        env.rustc,
+        version("redis"),
+        version("tokio"),
+        version("reqwest"),
+    )
 }
 
 fn load_average() -> String {
@@ -723,6 +636,9 @@ fn main() {
         load_average()
     );
     eprintln!("hosts: {note}");
+    let environment = crawlbench_campaign::environment::record(vec![note.clone()]);
+    let machine = machine_line(&environment);
+    eprintln!("hosts: {machine}");
     eprintln!(
         "hosts: seed {} (repeat with --seed {})",
         args.seed, args.seed
@@ -784,6 +700,7 @@ fn main() {
         "what": "multiprocess-async on one host vs distributed-redis over 1, 2 and 4 worker \
                  hosts (network namespaces on one machine); issue 14 part 5",
         "machine_note": note,
+        "environment": environment,
         "cores": cores,
         "seed": args.seed,
         "rounds": args.rounds,
@@ -803,7 +720,7 @@ fn main() {
         "ceiling_runs": ceiling_runs.iter().map(Run::to_json).collect::<Vec<_>>(),
         "took_secs": started.elapsed().as_secs_f64(),
     });
-    let md = markdown(&note, &args, &measured, ceiling.as_ref());
+    let md = render::markdown(&note, &machine, &args, &measured, ceiling.as_ref());
     std::fs::create_dir_all(&args.out)
         .unwrap_or_else(|e| fail(format!("cannot create {}: {e}", args.out.display())));
     let json_path = args.out.join("hosts.json");

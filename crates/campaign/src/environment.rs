@@ -43,6 +43,7 @@ const STACK: &[&str] = &[
     "async-io",
     "futures-util",
     "postcard",
+    "redis",
     "html5gum",
     "url",
     "rustls",
