@@ -146,6 +146,19 @@ async fn claim(
     shown: &str,
 ) -> Result<(), String> {
     let fail = |e: redis::RedisError| format!("Redis at {shown}: {e}");
+    // The run's keys first, then `current`: a worker that finds the run current always finds
+    // it running (the other order let a worker see the id before its job, take it for a run
+    // already over, and never join it).
+    redis::pipe()
+        .set(keys.job(), job_json)
+        .ignore()
+        .set(keys.share(), share)
+        .ignore()
+        .set(keys.state(), "running")
+        .ignore()
+        .query_async::<()>(conn)
+        .await
+        .map_err(fail)?;
     let claimed: Option<String> = redis::cmd("SET")
         .arg(CURRENT)
         .arg(run_id)
@@ -157,22 +170,14 @@ async fn claim(
         .map_err(fail)?;
     if claimed.is_none() {
         let other: Option<String> = conn.get(CURRENT).await.map_err(fail)?;
+        let _: redis::RedisResult<()> = conn.del(&[keys.job(), keys.share(), keys.state()]).await;
         return Err(format!(
             "Redis at {shown} is serving another crawlbench run ({}); wait for it to end, or \
              give this run a database of its own (redis://HOST:PORT/N)",
             other.unwrap_or_default()
         ));
     }
-    redis::pipe()
-        .set(keys.job(), job_json)
-        .ignore()
-        .set(keys.share(), share)
-        .ignore()
-        .set(keys.state(), "running")
-        .ignore()
-        .publish(ANNOUNCE, run_id)
-        .ignore()
-        .query_async::<()>(conn)
+    conn.publish::<_, _, ()>(ANNOUNCE, run_id)
         .await
         .map_err(fail)
 }

@@ -1,6 +1,8 @@
 //! Faults of the store itself, on one host: a Redis that goes away mid-run fails the run with
 //! the reason and keeps every outcome already received; a run no worker joins fails with the
-//! reason instead of hanging. Skips where redis-server is missing (never in CI).
+//! reason instead of hanging; a Redis serving another run refuses a second one by name, and
+//! the refused run leaves none of its keys behind. Skips where redis-server is missing (never
+//! in CI).
 
 use std::{
     thread,
@@ -114,4 +116,45 @@ fn a_run_no_worker_joins_fails_with_the_reason() {
     assert!(failure.contains("no worker held a lease"), "{failure}");
     assert!(failure.contains("crawlbench worker --redis"), "{failure}");
     assert_eq!(report.urls, 5);
+}
+
+#[test]
+fn a_busy_redis_refuses_a_second_run_by_name() {
+    if skip_without_redis("a_busy_redis_refuses_a_second_run_by_name") {
+        return;
+    }
+    let origin = slow_origin();
+    let redis = PrivateRedis::start().expect("a private Redis");
+    let mut conn = redis::Client::open(redis.target().url())
+        .and_then(|c| c.get_connection())
+        .expect("a connection");
+    let _: () = redis::cmd("SET")
+        .arg("crawlbench:current")
+        .arg("another-run")
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut conn)
+        .expect("SET");
+    let job = CrawlJob::list(origin.site().list_urls(5).expect("pages"))
+        .build()
+        .expect("valid job");
+    let err = backend()
+        .with_redis(redis.target().clone())
+        .with_local_workers(1)
+        .run(&job)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("serving another crawlbench run (another-run)"),
+        "{err}"
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("crawlbench:*")
+        .query(&mut conn)
+        .expect("KEYS");
+    assert_eq!(
+        keys,
+        vec!["crawlbench:current".to_owned()],
+        "nothing else left"
+    );
 }
