@@ -78,7 +78,7 @@ impl Sizes {
         concurrency: 64,
         delay_ms: 20.0,
         body_bytes: 2048,
-        ceiling_urls: 20_000,
+        ceiling_urls: 100_000,
         ceiling_concurrency: 256,
     };
     /// A smoke test's: well under a second a run.
