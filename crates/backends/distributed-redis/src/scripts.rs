@@ -158,4 +158,120 @@ mod tests {
         assert_eq!(parse_record("x\n{}"), None);
         assert_eq!(parse_record("7"), None);
     }
+
+    /// The exactly-once steps against a real Redis (a private one; skipped, saying so, where
+    /// redis-server is missing — never in CI): a reaped worker's held and landed entries go back
+    /// to the front of the queue, its late completions are refused and counted as stale, and
+    /// another worker's completion of the same URL is the one that counts.
+    #[test]
+    fn a_reaped_workers_urls_return_and_its_late_outcomes_are_refused() {
+        let redis = match crate::PrivateRedis::start() {
+            Ok(r) => r,
+            Err(why) if std::env::var_os("CRAWLBENCH_REQUIRE_NETNS").is_none() => {
+                eprintln!("skipped: {why}");
+                return;
+            }
+            Err(why) => panic!("{why}"),
+        };
+        let mut c = redis::Client::open(redis.target().url())
+            .and_then(|c| c.get_connection())
+            .expect("a connection");
+        let k = crate::keys::RunKeys::new("t");
+        let _: () = redis::cmd("SET")
+            .arg(k.state())
+            .arg("running")
+            .query(&mut c)
+            .unwrap();
+        let entries: Vec<String> = (0..4).map(|i| entry(i, &format!("http://h/{i}"))).collect();
+        let _: () = redis::cmd("RPUSH")
+            .arg(k.queue())
+            .arg(&entries)
+            .query(&mut c)
+            .unwrap();
+        let join = |c: &mut redis::Connection| -> u64 {
+            JOIN.key(k.state())
+                .key(k.next_worker())
+                .key(k.workers())
+                .arg(&k.prefix)
+                .arg(60_000)
+                .invoke(c)
+                .unwrap()
+        };
+        let take = |c: &mut redis::Connection, w: u64, n: usize| -> Option<Vec<String>> {
+            TAKE.key(k.state())
+                .key(k.workers())
+                .key(k.queue())
+                .key(k.landing(w))
+                .key(k.held(w))
+                .arg(w)
+                .arg(n)
+                .invoke(c)
+                .unwrap()
+        };
+        let complete = |c: &mut redis::Connection, w: u64, id: u64| -> i64 {
+            COMPLETE
+                .key(k.state())
+                .key(k.held(w))
+                .key(k.results())
+                .key(k.stale())
+                .arg(id)
+                .arg("{}")
+                .invoke(c)
+                .unwrap()
+        };
+        let (w1, w2) = (join(&mut c), join(&mut c));
+        assert_eq!(take(&mut c, w1, 2).unwrap(), entries[..2].to_vec());
+        // Entry 2 lands for w1 by a blocking take, not yet moved into its held hash.
+        let _: () = redis::cmd("LMOVE")
+            .arg(k.queue())
+            .arg(k.landing(w1))
+            .arg("LEFT")
+            .arg("RIGHT")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(complete(&mut c, w1, 0), 1, "held: accepted");
+        // w1's lease lapses: the reaper returns what it held and what had landed, in order.
+        let _: () = redis::cmd("DEL").arg(k.lease(w1)).query(&mut c).unwrap();
+        let (moved, reaped, left): (u64, u64, u64) = REAP
+            .key(k.workers())
+            .key(k.queue())
+            .arg(&k.prefix)
+            .invoke(&mut c)
+            .unwrap();
+        assert_eq!((moved, reaped, left), (2, 1, 1));
+        let queue: Vec<String> = redis::cmd("LRANGE")
+            .arg(k.queue())
+            .arg(0)
+            .arg(-1)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(
+            queue,
+            vec![entries[2].clone(), entries[1].clone(), entries[3].clone()]
+        );
+        // The reaped worker can neither take nor complete; its late outcome counts as stale.
+        assert_eq!(take(&mut c, w1, 1), None);
+        assert_eq!(complete(&mut c, w1, 1), 0);
+        let stale: u64 = redis::cmd("GET").arg(k.stale()).query(&mut c).unwrap();
+        assert_eq!(stale, 1);
+        // Another worker takes the returned URLs and its outcomes are the ones recorded.
+        assert_eq!(take(&mut c, w2, 3).unwrap().len(), 3);
+        assert_eq!(complete(&mut c, w2, 1), 1);
+        let results: Vec<String> = redis::cmd("LRANGE")
+            .arg(k.results())
+            .arg(0)
+            .arg(-1)
+            .query(&mut c)
+            .unwrap();
+        let ids: Vec<u64> = results.iter().map(|r| parse_record(r).unwrap().0).collect();
+        assert_eq!(ids, vec![0, 1], "each URL once");
+        // Over: takes and completions stop.
+        let _: () = redis::cmd("SET")
+            .arg(k.state())
+            .arg("done")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(take(&mut c, w2, 1), None);
+        assert_eq!(complete(&mut c, w2, 2), -1);
+    }
 }
