@@ -19,7 +19,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use crawlbench_core::{CrawlJob, FetchOutcome, HttpVersion, Outcome, resources};
+use crawlbench_core::{CrawlJob, ErrorKind, FetchOutcome, HttpVersion, Outcome, resources};
 use crawlbench_tokio_reqwest::{ReqwestClient, spawn_fetch};
 use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
 use redis::{AsyncCommands, RedisResult, aio::MultiplexedConnection};
@@ -427,20 +427,10 @@ fn complete(
 /// request made.
 fn null_outcome(url: Url) -> FetchOutcome {
     FetchOutcome {
-        final_url: url.clone(),
-        url,
         outcome: Outcome::Status(200),
         error_detail: None,
         attempts: 1,
-        bytes: 0,
-        html: false,
-        digest: None,
-        links: Vec::new(),
-        links_partial: false,
-        robots_txt: None,
-        latency_us: 0,
-        service_us: 0,
-        extract_ns: 0,
+        ..FetchOutcome::settled(url, ErrorKind::Other, "")
     }
 }
 
