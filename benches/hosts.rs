@@ -598,7 +598,14 @@ fn machine_line(env: &crawlbench_stats::contract::Environment) -> String {
         env.memory_bytes as f64 / f64::from(1u32 << 30),
         env.kernel,
         env.date,
-        env.git_commit.get(..12).unwrap_or(&env.git_commit),
+        match env.git_commit.strip_suffix("-dirty") {
+            Some(c) => format!("{} with uncommitted changes", c.get(..12).unwrap_or(c)),
+            None => env
+                .git_commit
+                .get(..12)
+                .unwrap_or(&env.git_commit)
+                .to_owned(),
+        },
         env.rustc,
         version("redis"),
         version("tokio"),

@@ -432,7 +432,29 @@ pub struct HarnessCost {
     pub fraction_of_fastest: f64,
 }
 
+/// The fewest rounds whose median can carry a 95 % interval: with n paired ratios of two equal
+/// things, all n fall on one side of 1 with probability 2 ÷ 2ⁿ — 25 % for 3 rounds, 3.1 % for 6 —
+/// so an interval from fewer than 6 cannot be a 95 % one, whatever the bootstrap says. A/A
+/// checks of cells with fewer rounds are shown but not counted.
+pub const MIN_ROUNDS_FOR_95: usize = 6;
+
 impl CampaignReport {
+    /// Measured rounds of a cell (from the recorded run orders; warm-ups not counted).
+    pub fn rounds_of(&self, workload: &str, parameter: &str) -> usize {
+        self.campaign
+            .orders
+            .iter()
+            .filter(|o| o.workload == workload && o.parameter == parameter && o.round.is_some())
+            .count()
+    }
+
+    /// The A/A checks that count: those of cells with at least [`MIN_ROUNDS_FOR_95`] rounds.
+    pub fn counted_controls(&self) -> impl Iterator<Item = &ControlCheck> {
+        self.controls
+            .iter()
+            .filter(|c| self.rounds_of(&c.workload, &c.parameter) >= MIN_ROUNDS_FOR_95)
+    }
+
     /// Reads a `report.json`, refusing other layouts by version.
     pub fn read(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)

@@ -184,7 +184,7 @@ pub fn compare(first: &CampaignReport, second: &CampaignReport) -> Reproduction 
     }
     let mut control_not_tied = Vec::new();
     for (n, r) in [first, second].iter().enumerate() {
-        for c in r.controls.iter().filter(|c| !c.tied) {
+        for c in r.counted_controls().filter(|c| !c.tied) {
             control_not_tied.push(format!(
                 "campaign {}: {}/{} {} (ratio {:.3}, 95 % CI {:.3}–{:.3})",
                 n + 1,
@@ -214,7 +214,7 @@ pub fn compare(first: &CampaignReport, second: &CampaignReport) -> Reproduction 
             })
         })
         .collect();
-    let checks = first.controls.len() + second.controls.len();
+    let checks = first.counted_controls().count() + second.counted_controls().count();
     let control_allowance = chance_allowance(checks);
     let agree = inversions.is_empty()
         && control_not_tied.len() <= control_allowance

@@ -63,8 +63,8 @@ impl Trust {
             .filter(|(size, _)| size.is_finite())
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(size, what)| Noisiest { size, what });
-        let checks = view.report.controls.len();
-        let missed = view.report.controls.iter().filter(|c| !c.tied).count();
+        let checks = view.report.counted_controls().count();
+        let missed = view.report.counted_controls().filter(|c| !c.tied).count();
         let allowance = chance_allowance(checks);
         Self {
             smallest: smallest_claim(view),
@@ -246,8 +246,11 @@ pub(super) fn control_section(w: &mut String, view: &View<'_>) {
         line(w, "");
         return;
     }
-    let missed = checks.iter().filter(|c| !c.tied).count();
-    let allowance = chance_allowance(checks.len());
+    let all = checks;
+    let counted: Vec<_> = r.counted_controls().collect();
+    let missed = counted.iter().filter(|c| !c.tied).count();
+    let allowance = chance_allowance(counted.len());
+    let checks = &counted;
     let verdict = if missed == 0 {
         format!("**The control tied in all {} checks.**", checks.len())
     } else if missed <= allowance {
@@ -267,6 +270,23 @@ pub(super) fn control_section(w: &mut String, view: &View<'_>) {
     };
     line(w, &verdict);
     line(w, "");
+    let uncounted = all.len() - counted.len();
+    if uncounted > 0 {
+        let missed_there = all.iter().filter(|c| !c.tied).count() - missed;
+        line(
+            w,
+            &format!(
+                "{uncounted} more checks, of cells with fewer than {} rounds, are shown below \
+                 but not counted ({missed_there} of them did not tie): with n rounds, n paired \
+                 ratios of equal things all fall on one side of 1 with probability 2 ÷ 2ⁿ (25 % \
+                 for 3 rounds), so their intervals are not 95 % ones. Differences in those cells \
+                 are read from their size, not from their intervals.",
+                crawlbench_stats::MIN_ROUNDS_FOR_95
+            ),
+        );
+        line(w, "");
+    }
+    let checks = all;
     // One row per (workload, parameter), one column per metric: every check, compactly.
     let metrics: Vec<Metric> = Metric::ALL
         .into_iter()
