@@ -124,13 +124,7 @@ pub fn run_and_verify(
         .origin
         .clone()
         .expect("verified_run reads the origin");
-    assert!(
-        verification.verified,
-        "{name}: verification failed ({} differences, mode {}):\n  {}",
-        verification.total_differences,
-        verification.mode,
-        verification.differences.join("\n  ")
-    );
+    assert_verified(&name, &verification);
     assert_eq!(report.urls, report.outcomes.len(), "{name}: urls count");
     assert_eq!(
         job.progress().done(),
@@ -149,6 +143,17 @@ pub fn run_and_verify(
     );
     assert_measurements_hold(&name, origin, job, &report);
     report
+}
+
+/// Panics with the differences when `verification` failed, naming `who`.
+pub(crate) fn assert_verified(who: &str, verification: &crawlbench_core::Verification) {
+    assert!(
+        verification.verified,
+        "{who}: verification failed ({} differences, mode {}):\n  {}",
+        verification.total_differences,
+        verification.mode,
+        verification.differences.join("\n  ")
+    );
 }
 
 /// The shortest delay the origin puts before any reply (stalls only lengthen it).

@@ -15,13 +15,7 @@ pub fn assert_outcomes_verified(origin: &RunningOrigin, job: &CrawlJob, report: 
         .site()
         .ground_truth(job)
         .verify(job, &report.outcomes);
-    assert!(
-        verification.verified,
-        "verification failed ({} differences, mode {}):\n  {}",
-        verification.total_differences,
-        verification.mode,
-        verification.differences.join("\n  ")
-    );
+    crate::assert_verified(&report.backend.name, &verification);
     assert_eq!(report.urls, report.outcomes.len());
 }
 
